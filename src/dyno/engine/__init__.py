@@ -1,0 +1,1 @@
+"""Launch, supervise and read the log of a real inference engine (vLLM)."""

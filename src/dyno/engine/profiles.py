@@ -1,0 +1,133 @@
+"""Named engine configurations: built-in ones for the embedded models, plus user TOML files.
+
+A user profile is `DYNO_HOME/profiles/NAME.toml`:
+
+    model = "smollm2-135m-instruct"   # a local model id, a folder, or a hub id
+    served_name = "my-model"          # optional
+    flags = ["--enforce-eager", "--max-model-len", "4096"]
+    [env]
+    VLLM_CPU_OMP_THREADS_BIND = "0-1"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from dyno.engine.models import LOCAL_MODELS, fetch
+from dyno.errors import UsageError
+from dyno.recipe import Recipe
+from dyno.settings import Settings
+
+DEFAULT_PROFILE = "smollm2"
+
+# vLLM on CPU, for the embedded models:
+# --enforce-eager: compiled mode takes 2-3 min to start on 2 cores and its
+#   cache does not reload on CPU; eager is ready in ~35 s.
+# --kv-cache-memory-bytes: without it the CPU worker reserves
+#   --gpu-memory-utilization (0.92) of the NUMA node's memory and refuses to
+#   start when that much is not free (seen here: node 0 reports 8.5 GiB, 7 free).
+#   An explicit size skips that check and the warm-up pass; 1 GiB holds ~46K
+#   SmolLM2 tokens, far more than the 2048-token context needs.
+CPU_FLAGS = ("--enforce-eager", "--max-model-len", "2048", "--kv-cache-memory-bytes", "1G")
+# No hub is reachable: never let the engine or transformers try. Usage stats
+# would try to phone home too.
+OFFLINE_ENV = (("HF_HUB_OFFLINE", "1"), ("VLLM_NO_USAGE_STATS", "1"), ("DO_NOT_TRACK", "1"))
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    model: str  # local model id, folder, or hub id
+    served_name: str | None
+    flags: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    description: str
+    source: str  # "built-in" or the TOML path
+
+
+BUILTIN: dict[str, Profile] = {
+    "smollm2": Profile(
+        "smollm2",
+        "smollm2-135m-instruct",
+        "smollm2-135m-instruct",
+        CPU_FLAGS,
+        OFFLINE_ENV,
+        "embedded: SmolLM2-135M-Instruct on vLLM CPU",
+        "built-in",
+    ),
+    "gemma3-base": Profile(
+        "gemma3-base",
+        "gemma3-270m-base",
+        "gemma3-270m-base",
+        CPU_FLAGS,
+        OFFLINE_ENV,
+        "embedded: Gemma 3 270M BASE (no chat template) on vLLM CPU",
+        "built-in",
+    ),
+}
+
+
+class ProfileFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    served_name: str | None = None
+    flags: list[str] = []
+    env: dict[str, str] = {}
+    description: str = ""
+
+
+def _user_profiles(settings: Settings) -> dict[str, Path]:
+    d = settings.profiles_dir
+    return {p.stem: p for p in sorted(d.glob("*.toml"))} if d.is_dir() else {}
+
+
+def list_profiles(settings: Settings) -> list[Profile]:
+    out = dict(BUILTIN)
+    for name in _user_profiles(settings):
+        out[name] = load_profile(settings, name)
+    return list(out.values())
+
+
+def load_profile(settings: Settings, name: str) -> Profile:
+    user = _user_profiles(settings)
+    if name in user:
+        path = user[name]
+        try:
+            pf = ProfileFile.model_validate(tomllib.loads(path.read_text()))
+        except (tomllib.TOMLDecodeError, ValidationError) as e:
+            raise UsageError(f"profile {path} is not valid: {e}") from e
+        env = tuple((pf.env | dict(OFFLINE_ENV)).items())
+        return Profile(name, pf.model, pf.served_name, tuple(pf.flags), env, pf.description, str(path))
+    if name in BUILTIN:
+        return BUILTIN[name]
+    known = ", ".join(sorted(set(BUILTIN) | set(user)))
+    raise UsageError(f"unknown profile {name!r}; known profiles: {known}")
+
+
+def to_recipe(
+    settings: Settings,
+    profile: Profile,
+    *,
+    extra_flags: tuple[str, ...] = (),
+    host: str = "127.0.0.1",
+    api_key_env: str | None = None,
+) -> Recipe:
+    """The recipe for a profile; fetches (converts) the local model when it is one and missing."""
+    model = profile.model
+    served = profile.served_name
+    if model in LOCAL_MODELS:
+        model = str(fetch(settings, model).path)
+        served = served or profile.model
+    recipe = Recipe(
+        model=model,
+        served_name=served,
+        flags=profile.flags,
+        env=profile.env,
+        host=host,
+        api_key_env=api_key_env,
+    )
+    return replace(recipe, flags=(*recipe.flags, *extra_flags))

@@ -1,0 +1,316 @@
+"""Start, watch and stop one engine process group.
+
+The engine runs as `vllm serve` in its own session (so its own process group,
+which also keeps a terminal's Ctrl-C away from it once `dyno up` has
+returned). Stopping always targets the whole group: vLLM forks an engine core
+and workers, and killing only the API server would orphan them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from dyno.client.endpoint import Endpoint
+from dyno.engine import logscan, runtime
+from dyno.engine.state import (
+    EngineState,
+    Liveness,
+    clear_state,
+    group_members,
+    liveness,
+    process_create_time,
+    read_state,
+    write_state,
+)
+from dyno.errors import EndpointError, EngineError, EngineStartError, PortBusyError
+from dyno.recipe import Recipe, to_argv, to_shell
+from dyno.settings import Settings
+
+DEFAULT_READY_TIMEOUT_S = 600.0  # a GPU cold start with torch.compile + graphs takes ~5 min
+DEFAULT_GRACE_S = 20.0
+POLL_S = 0.5
+
+ProgressFn = Callable[[float, str], None]
+
+# Children started by this process, so stop() can reap them (no zombies in
+# the demo, which starts and stops in one process).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def port_holder(port: int) -> str:
+    with contextlib.suppress(psutil.Error, OSError):
+        for c in psutil.net_connections(kind="inet"):
+            if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid:
+                return f" by pid {c.pid} ({psutil.Process(c.pid).name()})"
+    return ""
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # Same option uvicorn uses, so a port in TIME_WAIT is not called busy.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise PortBusyError(
+                f"port {port} on {host} is already in use{port_holder(port)}; "
+                "pick another with --port, or leave it out to get a free one"
+            ) from e
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def log_tail(path: Path, n: int = 40) -> list[str]:
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return data.splitlines()[-n:]
+
+
+def _rotate(log: Path) -> None:
+    if log.exists():
+        log.replace(log.with_suffix(log.suffix + ".1"))
+
+
+def _engine_env(settings: Settings, recipe: Recipe) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("VLLM_CACHE_ROOT", str(settings.cache_dir / "vllm"))
+    env.update(recipe.env_dict)
+    if recipe.api_key_env:
+        key = os.environ.get(recipe.api_key_env)
+        if not key:
+            raise EngineError(f"--api-key-env {recipe.api_key_env}: that variable is not set")
+        # vLLM reads its key from the environment; on argv it would show in `ps`.
+        env["VLLM_API_KEY"] = key
+    return env
+
+
+def start(
+    settings: Settings,
+    profile: str,
+    recipe: Recipe,
+    *,
+    port: int | None = None,
+    ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S,
+    on_progress: ProgressFn | None = None,
+) -> EngineState:
+    """Start the engine for `recipe` and return once it serves; raise EngineStartError if it cannot."""
+    settings.ensure()
+    current = read_state(settings)
+    if current is not None:
+        life = liveness(current)
+        if life.alive:
+            raise EngineError(
+                f"an engine is already running: profile {current.profile!r} at {current.url} "
+                f"(pid {current.pid}); stop it with `dyno down` first"
+            )
+        _cleanup_stale(settings, current, life)
+
+    if port is None:
+        port = free_port(recipe.host)
+    else:
+        check_port_free(recipe.host, port)
+    exe = runtime.preflight() if recipe.engine == "vllm" else None
+    recipe = recipe.with_port(port)
+    argv = to_argv(recipe)
+    if exe is not None:
+        argv[0] = str(exe)
+    env = _engine_env(settings, recipe)
+    log_path = settings.logs_dir / f"{profile}.log"
+    _rotate(log_path)
+    with log_path.open("wb") as log:
+        log.write(f"# dyno: starting profile {profile} at {time.ctime()}\n# {to_shell(recipe)}\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    _CHILDREN[proc.pid] = proc
+    state = EngineState(
+        profile=profile,
+        pid=proc.pid,
+        pgid=proc.pid,
+        create_time=process_create_time(proc.pid) or time.time(),
+        host=recipe.host,
+        port=port,
+        served_name=recipe.served_name or recipe.model,
+        model=recipe.model,
+        recipe=recipe.to_dict(),
+        command=argv,
+        log_path=str(log_path),
+        started_at=time.time(),
+    )
+    write_state(settings, state)
+    try:
+        api_key = os.environ.get(recipe.api_key_env) if recipe.api_key_env else None
+        _wait_ready(proc, state, log_path, ready_timeout_s, on_progress, api_key)
+    except BaseException:
+        # Ctrl-C, timeout or a crash: take the whole group down, forget it.
+        stop_group(proc.pid, DEFAULT_GRACE_S)
+        _reap(proc.pid)
+        clear_state(settings)
+        raise
+    with Endpoint(state.url, api_key=api_key) as ep:
+        version = ep.version()
+    facts = logscan.scan(log_path.read_text(errors="replace").splitlines())
+    state = state.model_copy(
+        update={
+            "phase": "ready",
+            "ready_at": time.time(),
+            "engine_version": version or facts.engine_version,
+            "facts": facts.as_dict(),
+        }
+    )
+    write_state(settings, state)
+    return state
+
+
+def _wait_ready(
+    proc: subprocess.Popen[bytes],
+    state: EngineState,
+    log_path: Path,
+    timeout_s: float,
+    on_progress: ProgressFn | None,
+    api_key: str | None,
+) -> None:
+    t0 = time.monotonic()
+    with Endpoint(state.url, api_key=api_key) as ep:
+        while True:
+            rc = proc.poll()
+            if rc is not None:
+                # The root cause can sit 100+ lines above the end, under
+                # the tracebacks of every process that shut down after it.
+                tail = log_tail(log_path, 300)
+                cause = logscan.diagnose(tail)
+                raise EngineStartError(
+                    f"engine exited during start-up (exit code {rc}): {cause}\n"
+                    f"last lines of {log_path}:\n" + "\n".join(tail[-15:]),
+                    cause=cause,
+                    log_tail=tail,
+                )
+            elapsed = time.monotonic() - t0
+            if ep.healthy():
+                with contextlib.suppress(EndpointError):
+                    if state.served_name in {m.id for m in ep.models()}:
+                        return
+            if elapsed > timeout_s:
+                tail = log_tail(log_path)
+                raise EngineStartError(
+                    f"engine not ready after {timeout_s:.0f} s (raise --ready-timeout for slow "
+                    f"cold starts); last lines of {log_path}:\n" + "\n".join(tail[-15:]),
+                    cause="timeout",
+                    log_tail=tail,
+                )
+            if on_progress is not None:
+                last = next(
+                    (logscan.split_line(x)[2] for x in reversed(log_tail(log_path, 5)) if x.strip()),
+                    "",
+                )
+                on_progress(elapsed, last)
+            time.sleep(POLL_S)
+
+
+def stop_group(pgid: int, grace_s: float) -> tuple[list[int], list[int]]:
+    """SIGTERM the group, wait up to `grace_s`, SIGKILL what is left. Returns (terminated, killed)."""
+    members = group_members(pgid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        _reap(pgid)
+        if not group_members(pgid):
+            return members, []
+        time.sleep(0.2)
+    survivors = group_members(pgid)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while group_members(pgid) and time.monotonic() < deadline:
+        _reap(pgid)
+        time.sleep(0.1)
+    _reap(pgid)
+    return members, survivors
+
+
+def _reap(pid: int) -> None:
+    proc = _CHILDREN.get(pid)
+    if proc is not None and proc.poll() is not None:
+        _CHILDREN.pop(pid, None)
+
+
+@dataclass(frozen=True)
+class StopReport:
+    profile: str | None
+    was_alive: bool
+    terminated: tuple[int, ...]
+    killed: tuple[int, ...]  # did not exit on SIGTERM within the grace period
+    remaining: tuple[int, ...]
+
+
+def stop(settings: Settings, *, grace_s: float = DEFAULT_GRACE_S) -> StopReport:
+    state = read_state(settings)
+    if state is None:
+        return StopReport(None, False, (), (), ())
+    was_alive = liveness(state).alive
+    terminated, killed = stop_group(state.pgid, grace_s)
+    remaining = tuple(group_members(state.pgid))
+    if remaining:
+        raise EngineError(
+            f"processes {remaining} of the engine group survived SIGKILL; "
+            "state kept so `dyno down` can try again"
+        )
+    clear_state(settings)
+    return StopReport(state.profile, was_alive, tuple(terminated), tuple(killed), remaining)
+
+
+def _cleanup_stale(settings: Settings, state: EngineState, life: Liveness) -> None:
+    if life.leftover_pids:
+        stop_group(state.pgid, DEFAULT_GRACE_S)
+    clear_state(settings)
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    state: EngineState
+    alive: bool
+    reason: str
+    healthy: bool
+    uptime_s: float | None
+    leftover_pids: tuple[int, ...]
+
+
+def status(settings: Settings) -> EngineStatus | None:
+    """What is (or was) running; a dead engine is reported as such, never trusted."""
+    state = read_state(settings)
+    if state is None:
+        return None
+    life = liveness(state)
+    healthy = False
+    if life.alive:
+        with Endpoint(state.url) as ep:
+            healthy = ep.healthy()
+    uptime = time.time() - state.started_at if life.alive else None
+    return EngineStatus(state, life.alive, life.reason, healthy, uptime, life.leftover_pids)

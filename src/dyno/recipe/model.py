@@ -1,0 +1,82 @@
+"""The Recipe: everything needed to start one engine, as a value.
+
+Flags are kept as the tokens a user would type (`("--max-model-len", "2048")`),
+so a recipe round-trips to and from a pasted command line unchanged.
+API keys are never part of a recipe: only the *name* of the environment
+variable that holds one.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: str  # a local folder or a hub id
+    served_name: str | None = None
+    engine: str = "vllm"
+    flags: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    host: str = "127.0.0.1"
+    port: int | None = None
+    image: str | None = None
+    api_key_env: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def env_dict(self) -> dict[str, str]:
+        return dict(self.env)
+
+    def with_port(self, port: int) -> Recipe:
+        return replace(self, port=port)
+
+    def with_flags(self, *flags: str) -> Recipe:
+        return replace(self, flags=(*self.flags, *flags))
+
+    def flag(self, name: str) -> str | bool | None:
+        """The value of `--name` (True for a bare switch, None when absent; last one wins)."""
+        value: str | bool | None = None
+        toks = self.flags
+        for i, tok in enumerate(toks):
+            if tok == name:
+                nxt = toks[i + 1] if i + 1 < len(toks) else None
+                value = nxt if nxt is not None and not nxt.startswith("--") else True
+            elif tok.startswith(name + "="):
+                value = tok.split("=", 1)[1]
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "model": self.model,
+            "served_name": self.served_name,
+            "flags": list(self.flags),
+            "env": dict(self.env),
+            "host": self.host,
+            "port": self.port,
+            "image": self.image,
+            "api_key_env": self.api_key_env,
+        }
+
+
+def to_argv(recipe: Recipe) -> list[str]:
+    """The `vllm serve` command line for a recipe (argv[0] is the bare executable name)."""
+    if recipe.engine != "vllm":
+        raise ValueError(f"no argv renderer for engine {recipe.engine!r}")
+    argv = ["vllm", "serve", recipe.model, "--host", recipe.host]
+    if recipe.port is not None:
+        argv += ["--port", str(recipe.port)]
+    if recipe.served_name:
+        argv += ["--served-model-name", recipe.served_name]
+    argv += list(recipe.flags)
+    return argv
+
+
+def to_shell(recipe: Recipe) -> str:
+    """One line a user can paste: env assignments then the quoted argv."""
+    env = [f"{k}={shlex.quote(v)}" for k, v in recipe.env]
+    return " ".join([*env, shlex.join(to_argv(recipe))])
