@@ -1,0 +1,100 @@
+"""What one request asked for and what happened to it, with raw timestamps.
+
+All `t_*_ns` values are `time.perf_counter_ns()` readings taken by the client:
+comparable with each other within one run, meaningless across runs. A run
+stores one (wall clock, perf counter) pair to anchor them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Endpoint = Literal["chat", "completions"]
+ChunkKind = Literal["content", "reasoning", "tool", "empty"]
+
+
+@dataclass(frozen=True)
+class GenRequest:
+    """One generation request, in OpenAI terms plus vLLM's extensions."""
+
+    model: str
+    messages: tuple[dict[str, Any], ...] = ()
+    prompt: str | None = None  # for the completions endpoint
+    endpoint: Endpoint = "chat"
+    max_tokens: int = 128
+    temperature: float = 0.0
+    seed: int | None = None
+    ignore_eos: bool = False  # vLLM: keep generating past EOS, for a fixed output length
+    min_tokens: int | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    tool_choice: str | dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def body(self, *, stream: bool, continuous_usage: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "stream": stream,
+        }
+        if self.endpoint == "chat":
+            body["messages"] = list(self.messages)
+        else:
+            body["prompt"] = self.prompt or ""
+        if stream:
+            opts: dict[str, Any] = {"include_usage": True}
+            if continuous_usage:
+                # vLLM: usage on every chunk, so each chunk's token count is known
+                # (several tokens per chunk under speculative decoding).
+                opts["continuous_usage_stats"] = True
+            body["stream_options"] = opts
+        if self.seed is not None:
+            body["seed"] = self.seed
+        if self.ignore_eos:
+            body["ignore_eos"] = True
+        if self.min_tokens is not None:
+            body["min_tokens"] = self.min_tokens
+        if self.tools:
+            body["tools"] = list(self.tools)
+        if self.tool_choice is not None:
+            body["tool_choice"] = self.tool_choice
+        body.update(self.extra)
+        return body
+
+
+@dataclass(frozen=True)
+class Chunk:
+    t_ns: int
+    kind: ChunkKind
+    tokens: int | None  # from the server's cumulative usage; None when it did not say
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    scenario: str
+    label: str
+    seq: int
+    params: dict[str, Any]
+    t_sent_ns: int
+    t_headers_ns: int | None = None
+    t_first_chunk_ns: int | None = None
+    t_first_content_ns: int | None = None  # first chunk carrying content or reasoning
+    t_end_ns: int | None = None
+    chunks: tuple[Chunk, ...] = ()
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None  # usage.completion_tokens
+    reasoning_tokens: int | None = None
+    output_text: str = ""
+    reasoning_text: str = ""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    finish_reason: str | None = None
+    response_model: str | None = None
+    http_status: int | None = None
+    error_kind: str | None = None  # http_4xx, http_5xx, timeout, connect, read, malformed_stream, ...
+    error_message: str | None = None
+    malformed_events: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_kind is None

@@ -1,0 +1,233 @@
+"""The async OpenAI-compatible streaming client: the only code that sends generation requests.
+
+Why httpx: one library gives both the async streaming client dyno measures
+with and the sync client for probes, with explicit `Timeout`/`Limits` value
+objects and a transport seam tests can swap. aiohttp is a little faster per
+chunk but would add a second HTTP stack for the sync half.
+
+One `StreamClient` per run; its connection pool bounds concurrency.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from dyno.client.records import Chunk, ChunkKind, GenRequest, RequestRecord
+from dyno.client.sse import Data, Done, Malformed, SSEParser
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 300.0  # between two bytes; long prefills stay silent for a while
+    max_connections: int = 64
+    continuous_usage: bool = True
+
+
+def _now() -> int:
+    return time.perf_counter_ns()
+
+
+class _StreamState:
+    """Accumulates one streamed response into the fields of a RequestRecord."""
+
+    def __init__(self) -> None:
+        self.t_first_chunk: int | None = None
+        self.t_first_content: int | None = None
+        self.chunks: list[Chunk] = []
+        self.cum_tokens = 0
+        self.prompt_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.reasoning_tokens: int | None = None
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.tools: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.model: str | None = None
+        self.done = False
+        self.malformed: list[str] = []
+        self.stream_error: str | None = None
+
+    def on_event(self, ev: Data | Done | Malformed, t: int) -> None:
+        if isinstance(ev, Done):
+            self.done = True
+            return
+        if isinstance(ev, Malformed):
+            self.malformed.append(f"{ev.reason}: {ev.raw[:80]!r}")
+            return
+        p = ev.payload
+        if self.t_first_chunk is None:
+            self.t_first_chunk = t
+        if "error" in p and not p.get("choices"):
+            err = p["error"]
+            self.stream_error = str(err.get("message", err) if isinstance(err, dict) else err)[:500]
+            return
+        self.model = p.get("model", self.model)
+        usage = p.get("usage") or None
+        tokens_now: int | None = None
+        if isinstance(usage, dict):
+            self.prompt_tokens = usage.get("prompt_tokens", self.prompt_tokens)
+            ct = usage.get("completion_tokens")
+            if isinstance(ct, int):
+                tokens_now = ct - self.cum_tokens
+                self.cum_tokens = ct
+                self.output_tokens = ct
+            details = usage.get("completion_tokens_details") or {}
+            if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+                self.reasoning_tokens = details["reasoning_tokens"]
+        for choice in p.get("choices") or []:
+            if choice.get("index", 0) != 0:
+                continue
+            kind = self._take_choice(choice)
+            if kind != "empty" and self.t_first_content is None:
+                self.t_first_content = t
+            self.chunks.append(Chunk(t, kind, tokens_now))
+            tokens_now = None  # a multi-choice chunk's usage belongs to one chunk record
+
+    def _take_choice(self, choice: dict[str, Any]) -> ChunkKind:
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta")
+        if delta is None:  # /v1/completions
+            text = choice.get("text") or ""
+            self.text.append(text)
+            return "content" if text else "empty"
+        kind: ChunkKind = "empty"
+        reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+        if reasoning:
+            self.reasoning.append(reasoning)
+            kind = "reasoning"
+        for tc in delta.get("tool_calls") or []:
+            slot = self.tools.setdefault(tc.get("index", 0), {"id": None, "name": "", "arguments": ""})
+            slot["id"] = tc.get("id") or slot["id"]
+            fn = tc.get("function") or {}
+            slot["name"] += fn.get("name") or ""
+            slot["arguments"] += fn.get("arguments") or ""
+            kind = "tool"
+        if delta.get("content"):
+            self.text.append(delta["content"])
+            kind = "content"
+        return kind
+
+
+class StreamClient:
+    """Async client for one endpoint (`base_url` without `/v1`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        config: ClientConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config or ClientConfig()
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s),
+            limits=httpx.Limits(
+                max_connections=self.config.max_connections,
+                max_keepalive_connections=self.config.max_connections,
+            ),
+            transport=transport,
+        )
+        self._continuous_usage = self.config.continuous_usage
+
+    @property
+    def continuous_usage(self) -> bool:
+        return self._continuous_usage
+
+    async def __aenter__(self) -> StreamClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def generate(
+        self, req: GenRequest, *, scenario: str, label: str = "", seq: int = 0
+    ) -> RequestRecord:
+        rec = await self._generate_once(req, scenario, label, seq)
+        if (
+            rec.http_status == 400
+            and self._continuous_usage
+            and "continuous_usage_stats" in (rec.error_message or "")
+        ):
+            # Not vLLM (or an old one): go on without per-chunk token counts.
+            self._continuous_usage = False
+            rec = await self._generate_once(req, scenario, label, seq)
+        return rec
+
+    async def _generate_once(self, req: GenRequest, scenario: str, label: str, seq: int) -> RequestRecord:
+        path = "/v1/chat/completions" if req.endpoint == "chat" else "/v1/completions"
+        body = req.body(stream=True, continuous_usage=self._continuous_usage)
+        params = {k: v for k, v in body.items() if k not in ("messages", "prompt", "tools")}
+        params["endpoint"] = req.endpoint
+        params["n_tools"] = len(req.tools)
+        st = _StreamState()
+        base: dict[str, Any] = {"scenario": scenario, "label": label, "seq": seq, "params": params}
+        t_sent = _now()
+        t_headers: int | None = None
+        status: int | None = None
+        error: tuple[str, str] | None = None
+        try:
+            async with self._http.stream("POST", path, json=body) as resp:
+                t_headers = _now()
+                status = resp.status_code
+                if status >= 400:
+                    excerpt = (await resp.aread()).decode("utf-8", "replace")[:1000]
+                    error = (f"http_{status // 100}xx", excerpt)
+                else:
+                    parser = SSEParser()
+                    async for line in resp.aiter_lines():
+                        t = _now()
+                        for ev in parser.feed(line):
+                            st.on_event(ev, t)
+                    t = _now()
+                    for ev in parser.close():
+                        st.on_event(ev, t)
+        except httpx.TimeoutException as e:
+            error = ("timeout", f"{type(e).__name__}: {e}")
+        except httpx.ConnectError as e:
+            error = ("connect", f"{type(e).__name__}: {e}")
+        except (httpx.RemoteProtocolError, httpx.ReadError) as e:
+            error = ("stream_broken", f"{type(e).__name__}: {e}")
+        except httpx.HTTPError as e:
+            error = ("http", f"{type(e).__name__}: {e}")
+        t_end = _now()
+        if error is None:
+            if st.stream_error:
+                error = ("stream_error", st.stream_error)
+            elif st.malformed:
+                error = ("malformed_stream", "; ".join(st.malformed[:3]))
+            elif not st.done and st.finish_reason is None:
+                error = ("truncated_stream", "stream ended without [DONE] or a finish_reason")
+        return RequestRecord(
+            **base,
+            t_sent_ns=t_sent,
+            t_headers_ns=t_headers,
+            t_first_chunk_ns=st.t_first_chunk,
+            t_first_content_ns=st.t_first_content,
+            t_end_ns=t_end,
+            chunks=tuple(st.chunks),
+            prompt_tokens=st.prompt_tokens,
+            output_tokens=st.output_tokens,
+            reasoning_tokens=st.reasoning_tokens,
+            output_text="".join(st.text),
+            reasoning_text="".join(st.reasoning),
+            tool_calls=tuple(st.tools[i] for i in sorted(st.tools)),
+            finish_reason=st.finish_reason,
+            response_model=st.model,
+            http_status=status,
+            error_kind=error[0] if error else None,
+            error_message=error[1] if error else None,
+            malformed_events=len(st.malformed),
+        )

