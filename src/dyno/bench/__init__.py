@@ -1,0 +1,1 @@
+"""Measurement: scenarios over the client, and the statistics derived from raw records."""

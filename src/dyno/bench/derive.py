@@ -1,0 +1,69 @@
+"""Per-request figures derived from raw timestamps; nothing here is stored.
+
+Definitions (the field disagrees on these, so they are written down):
+- TTFT: request sent -> first chunk that carries content or reasoning
+  (not the role-only first chunk vLLM sends).
+- decode tok/s: (output tokens - tokens in the first content chunk) /
+  (last content chunk - first content chunk). Prefill is excluded; tokens come
+  from the server's `usage`, never from counting chunks, which is wrong under
+  speculative decoding (several tokens per chunk).
+- inter-token latency: gap between two content chunks / tokens in the later one.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+from dyno.client.records import Chunk, RequestRecord
+
+NS = 1_000_000_000
+
+
+def content_chunks(r: RequestRecord) -> list[Chunk]:
+    return [c for c in r.chunks if c.kind != "empty"]
+
+
+def ttft_ms(r: RequestRecord) -> float | None:
+    if r.t_first_content_ns is None:
+        return None
+    return (r.t_first_content_ns - r.t_sent_ns) / 1e6
+
+
+def e2e_s(r: RequestRecord) -> float | None:
+    return None if r.t_end_ns is None else (r.t_end_ns - r.t_sent_ns) / NS
+
+
+def decode_tok_s(r: RequestRecord) -> float | None:
+    cc = content_chunks(r)
+    if len(cc) < 2 or r.output_tokens is None:
+        return None
+    first_tokens = cc[0].tokens if cc[0].tokens is not None else 1
+    span_s = (cc[-1].t_ns - cc[0].t_ns) / NS
+    n = r.output_tokens - first_tokens
+    if span_s <= 0 or n <= 0:
+        return None
+    return n / span_s
+
+
+def itl_ms(r: RequestRecord) -> list[float]:
+    cc = content_chunks(r)
+    out = []
+    for prev, cur in pairwise(cc):
+        n = cur.tokens if cur.tokens else 1
+        out.append((cur.t_ns - prev.t_ns) / 1e6 / n)
+    return out
+
+
+def chunk_token_total(r: RequestRecord) -> int | None:
+    """Tokens as the per-chunk usage saw them; None when the server gave no per-chunk counts."""
+    known = [c.tokens for c in r.chunks if c.tokens is not None]
+    return sum(known) if known else None
+
+
+def aggregate_tok_s(records: list[RequestRecord]) -> float | None:
+    """All output tokens of a batch over its wall span (first sent -> last finished)."""
+    done = [r for r in records if r.ok and r.output_tokens and r.t_end_ns]
+    if not done:
+        return None
+    span_s = (max(r.t_end_ns or 0 for r in done) - min(r.t_sent_ns for r in done)) / NS
+    return sum(r.output_tokens or 0 for r in done) / span_s if span_s > 0 else None

@@ -1,0 +1,95 @@
+"""Shared fixtures.
+
+Every test gets its own DYNO_HOME (autouse), so nothing touches a user's state.
+Engine tests share converted models through one session-wide models folder
+(a conversion costs 25-50 s on two cores) and start as few engines as they can.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dyno.engine import profiles, supervisor
+from dyno.engine.models import fetch
+from dyno.engine.state import EngineState
+from dyno.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+HAVE_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+@pytest.fixture(autouse=True)
+def dyno_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "dyno-home"
+    monkeypatch.setenv("DYNO_HOME", str(home))
+    return home
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if HAVE_VLLM:
+        return
+    skip = pytest.mark.skip(reason="vLLM is not installed (install the cpu extra: ./dev install)")
+    for item in items:
+        if "engine" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder converted once per session and linked into engine tests' homes."""
+    root = tmp_path_factory.mktemp("models-home")
+    s = Settings(home=root).ensure()
+    fetch(s, "smollm2-135m-instruct")
+    return s.models_dir
+
+
+def home_with_models(base: Path, shared: Path) -> Settings:
+    s = Settings(home=base).ensure()
+    s.models_dir.rmdir()
+    s.models_dir.symlink_to(shared, target_is_directory=True)
+    return s
+
+
+class RunningEngine:
+    def __init__(self, settings: Settings, state: EngineState) -> None:
+        self.settings = settings
+        self.state = state
+
+    @property
+    def url(self) -> str:
+        return self.state.url
+
+    @property
+    def model(self) -> str:
+        return self.state.served_name
+
+
+def start_engine(
+    tmp: Path, shared: Path, name: str, extra: tuple[str, ...] = (), profile: str = "smollm2"
+) -> RunningEngine:
+    s = home_with_models(tmp / name, shared)
+    prof = profiles.load_profile(s, profile)
+    recipe = profiles.to_recipe(s, prof, extra_flags=extra)
+    return RunningEngine(s, supervisor.start(s, profile, recipe))
+
+
+@pytest.fixture(scope="session")
+def engine(tmp_path_factory: pytest.TempPathFactory, shared_models: Path) -> Iterator[RunningEngine]:
+    """The plain embedded engine (SmolLM2, no tool flags, no speculation), shared by the session."""
+    eng = start_engine(tmp_path_factory.mktemp("engine"), shared_models, "plain")
+    yield eng
+    supervisor.stop(eng.settings)
+
+
+@pytest.fixture
+def engine_env(engine: RunningEngine, monkeypatch: pytest.MonkeyPatch) -> RunningEngine:
+    """Point DYNO_HOME at the shared engine's home, for CLI tests that use `the running engine`."""
+    monkeypatch.setenv("DYNO_HOME", str(engine.settings.home))
+    os.environ["DYNO_HOME"] = str(engine.settings.home)
+    return engine
