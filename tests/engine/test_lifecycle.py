@@ -153,3 +153,32 @@ def test_demo_end_to_end_is_stored(shared_models: Path, tmp_path: Path) -> None:
         assert r.t_sent_ns < (r.t_first_content_ns or 0) < (r.t_end_ns or 0)
     assert "runs" not in dyno(s.home, "runs").stderr
     assert "demo" in dyno(s.home, "runs").stdout
+
+
+def test_ctrl_c_during_startup_leaves_no_process_and_no_state(shared_models: Path, tmp_path: Path) -> None:
+    s = home_with_models(tmp_path / "home", shared_models)
+    env = {**os.environ, "DYNO_HOME": str(s.home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dyno.cli", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Wait until the engine group exists (state written right after the spawn).
+    deadline = time.monotonic() + 120
+    state = None
+    while time.monotonic() < deadline:
+        state = read_state(s)
+        if state is not None and len(group_members(state.pgid)) >= 1:
+            break
+        time.sleep(0.2)
+    assert state is not None and proc.poll() is None
+    time.sleep(3)  # let vLLM get going (imports, forks)
+    group = group_members(state.pgid)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "Traceback" not in err
+    assert alive(group) == [] and group_members(state.pgid) == []
+    assert read_state(s) is None
