@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 
 from dyno import __version__
-from dyno.cli import demo, doctor, down, logs, models, runs, status, up
+from dyno.cli import bench, demo, doctor, down, lint, logs, models, plan, report, runs, status, up
 from dyno.cli._common import err_console
 from dyno.errors import DynoError
 
@@ -36,7 +36,7 @@ def _root(
     pass
 
 
-for module in (up, down, status, logs, demo, models, runs, doctor):
+for module in (up, down, status, logs, demo, bench, report, models, runs, doctor, plan, lint):
     module.register(app)
 
 

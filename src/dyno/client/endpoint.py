@@ -82,6 +82,28 @@ class Endpoint:
             return None
         return str(data.get("version")) if isinstance(data, dict) and "version" in data else None
 
+    def tokenize(
+        self, model: str, *, prompt: str | None = None, messages: list[dict[str, Any]] | None = None
+    ) -> int | None:
+        """Token count from vLLM's /tokenize (chat template applied for messages); None if absent."""
+        body: dict[str, Any] = {"model": model}
+        if messages is not None:
+            body["messages"] = messages
+            body["add_generation_prompt"] = True
+        else:
+            body["prompt"] = prompt or ""
+        try:
+            r = self._http.post("/tokenize", json=body)
+        except httpx.HTTPError:
+            return None
+        if r.status_code != 200:
+            return None
+        try:
+            count = r.json().get("count")
+        except ValueError:
+            return None
+        return int(count) if isinstance(count, int) else None
+
     def metrics_text(self) -> str | None:
         """The Prometheus exposition text of /metrics; None when there is none."""
         try:

@@ -1,5 +1,5 @@
 """SQLite system of record."""
 
-from dyno.store.db import RunRow, Store, connect, migrate
+from dyno.store.db import RunRow, ScenarioRow, ScrapeRow, Store, connect, migrate
 
-__all__ = ["RunRow", "Store", "connect", "migrate"]
+__all__ = ["RunRow", "ScenarioRow", "ScrapeRow", "Store", "connect", "migrate"]

@@ -61,6 +61,27 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 @dataclass(frozen=True)
+class ScenarioRow:
+    id: int
+    run_id: int
+    name: str
+    status: str
+    config: dict[str, Any]
+    notes: list[str]
+    facts: dict[str, Any]
+    started_at: str
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class ScrapeRow:
+    scenario: str
+    label: str
+    t_ns: int
+    text: str
+
+
+@dataclass(frozen=True)
 class RunRow:
     id: int
     kind: str
@@ -204,6 +225,43 @@ class Store:
         )
         assert cur.lastrowid is not None
         return cur.lastrowid
+
+    def start_scenario(self, run_id: int, name: str, config: dict[str, Any]) -> int:
+        cur = self.db.execute(
+            "INSERT INTO scenarios (run_id, name, status, config, notes, facts, started_at)"
+            " VALUES (?, ?, 'running', ?, '[]', '{}', ?)",
+            (run_id, name, _j(config), _now_iso()),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def finish_scenario(self, scenario_id: int, status: str, notes: list[str], facts: dict[str, Any]) -> None:
+        self.db.execute(
+            "UPDATE scenarios SET status = ?, notes = ?, facts = ?, finished_at = ? WHERE id = ?",
+            (status, json.dumps(notes), _j(facts), _now_iso(), scenario_id),
+        )
+
+    def scenarios(self, run_id: int) -> list[ScenarioRow]:
+        out = []
+        for row in self.db.execute("SELECT * FROM scenarios WHERE run_id = ? ORDER BY id", (run_id,)):
+            d = dict(row)
+            d["config"] = _uj(d["config"]) or {}
+            d["notes"] = _uj(d["notes"]) or []
+            d["facts"] = _uj(d["facts"]) or {}
+            out.append(ScenarioRow(**d))
+        return out
+
+    def add_scrape(self, run_id: int, scenario: str, label: str, t_ns: int, text: str) -> None:
+        self.db.execute(
+            "INSERT INTO scrapes (run_id, scenario, label, t_ns, text) VALUES (?, ?, ?, ?, ?)",
+            (run_id, scenario, label, t_ns, text),
+        )
+
+    def scrapes(self, run_id: int) -> list[ScrapeRow]:
+        rows = self.db.execute(
+            "SELECT scenario, label, t_ns, text FROM scrapes WHERE run_id = ? ORDER BY id", (run_id,)
+        )
+        return [ScrapeRow(*r) for r in rows]
 
     def _run_from_row(self, row: sqlite3.Row) -> RunRow:
         d = dict(row)

@@ -76,6 +76,36 @@ def m001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def m002_scenarios_and_scrapes(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE scenarios (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            name TEXT NOT NULL,
+            status TEXT NOT NULL,               -- running | complete | skipped | failed | partial
+            config TEXT,                        -- JSON: the scenario's parameters as run
+            notes TEXT,                         -- JSON: [str], what a reader must know
+            facts TEXT,                         -- JSON: non-timing outcomes (e.g. a server's error text)
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE INDEX scenarios_run ON scenarios(run_id);
+        CREATE TABLE scrapes (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            scenario TEXT NOT NULL,
+            label TEXT NOT NULL,                -- e.g. before / after / before:code
+            t_ns INTEGER NOT NULL,              -- perf_counter_ns when the scrape returned
+            text TEXT NOT NULL                  -- the raw Prometheus exposition text
+        );
+        CREATE INDEX scrapes_run ON scrapes(run_id, scenario)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
+    ("m002_scenarios_and_scrapes", m002_scenarios_and_scrapes),
 ]

@@ -1,0 +1,13 @@
+"""The scenarios `dyno bench` can run, by name."""
+
+from dyno.bench.scenario import Scenario
+from dyno.bench.scenarios.cache import PrefixCache
+from dyno.bench.scenarios.features import SpecDecode, ToolCall
+from dyno.bench.scenarios.latency import TTFT, Decode, Prefill
+from dyno.bench.scenarios.load import Concurrency
+
+SCENARIOS: dict[str, type[Scenario]] = {
+    c.name: c for c in (Decode, TTFT, Prefill, Concurrency, PrefixCache, ToolCall, SpecDecode)
+}
+
+__all__ = ["SCENARIOS", "TTFT", "Concurrency", "Decode", "Prefill", "PrefixCache", "SpecDecode", "ToolCall"]

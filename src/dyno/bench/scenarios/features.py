@@ -1,0 +1,223 @@
+"""Feature scenarios: tool-calling overhead, and speculative-decoding acceptance by content type."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from dyno.bench import derive
+from dyno.bench.scenario import (
+    BenchContext,
+    ResultRow,
+    ScenarioData,
+    ScenarioOutcome,
+    ScenarioSummary,
+    keep,
+)
+from dyno.bench.stats import summarize
+from dyno.metrics.vllm import spec_decode_delta
+from dyno.workloads.prompts import CONTENT_TYPES, TIME_TOOL, TOOL_TASK, WEATHER_TOOL
+
+TOOL_400_MARKERS = ("enable-auto-tool-choice", "tool-call-parser", "tool choice")
+
+
+def suggest_tool_parser(model: str) -> str:
+    m = model.lower()
+    for key, parser in (
+        ("gemma-4", "gemma4"),
+        ("gemma4", "gemma4"),
+        ("qwen", "hermes"),
+        ("hermes", "hermes"),
+        ("smollm", "hermes"),
+        ("llama-3", "llama3_json"),
+        ("llama3", "llama3_json"),
+        ("mistral", "mistral"),
+    ):
+        if key in m:
+            return parser
+    return "<the parser for your model family, e.g. hermes>"
+
+
+def tools_not_enabled(status: int | None, body: str | None) -> bool:
+    return status == 400 and any(k in (body or "") for k in TOOL_400_MARKERS)
+
+
+def error_message(body: str | None) -> str:
+    """The `message` of an OpenAI-style error body, or the body itself."""
+    try:
+        doc = json.loads(body or "")
+    except json.JSONDecodeError:
+        return body or ""
+    err = doc.get("error", doc) if isinstance(doc, dict) else doc
+    if isinstance(err, dict) and isinstance(err.get("message"), str):
+        return str(err["message"])
+    return body or ""
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The same task with and without a tools array (`tool_choice: auto`)."""
+
+    name: ClassVar[str] = "tool-call"
+    repeat: int = 3
+    max_tokens: int = 96
+
+    def config(self) -> dict[str, Any]:
+        return {"repeat": self.repeat, "max_tokens": self.max_tokens, "tools": ["get_weather", "get_time"]}
+
+    def planned_requests(self, max_model_len: int) -> int:
+        return 2 * self.repeat
+
+    async def run(self, ctx: BenchContext) -> ScenarioOutcome:
+        for i in range(self.repeat):
+            await ctx.generate(ctx.chat(TOOL_TASK, self.max_tokens), scenario=self.name, label="plain", seq=i)
+            r = await ctx.generate(
+                ctx.chat(TOOL_TASK, self.max_tokens, tools=(WEATHER_TOOL, TIME_TOOL), tool_choice="auto"),
+                scenario=self.name,
+                label="tools",
+                seq=i,
+            )
+            if tools_not_enabled(r.http_status, r.error_message):
+                parser = suggest_tool_parser(ctx.model)
+                msg = error_message(r.error_message)
+                return ScenarioOutcome(
+                    status="skipped",
+                    notes=(
+                        f"tool calling not enabled: the server answered HTTP 400 ({msg}); "
+                        f"start it with --enable-auto-tool-choice --tool-call-parser {parser}",
+                    ),
+                    facts={
+                        "tool_calling": "not enabled",
+                        "server_message": msg,
+                        "flags_to_add": ["--enable-auto-tool-choice", "--tool-call-parser", parser],
+                    },
+                )
+        return ScenarioOutcome(facts={"tool_calling": "enabled"})
+
+    @staticmethod
+    def summarize(data: ScenarioData) -> ScenarioSummary:
+        groups = data.by_label()
+        rows = []
+        for label in ("plain", "tools"):
+            reqs = groups.get(label, [])
+            rows += keep(
+                ResultRow.of(data.name, label, "TTFT", "ms", summarize(derive.ttft_ms(r) for r in reqs)),
+                ResultRow.of(data.name, label, "e2e", "s", summarize(derive.e2e_s(r) for r in reqs)),
+                ResultRow.of(
+                    data.name, label, "prompt tokens", "tok", summarize(r.prompt_tokens for r in reqs)
+                ),
+                ResultRow.of(
+                    data.name, label, "output tokens", "tok", summarize(r.output_tokens for r in reqs)
+                ),
+            )
+        plain, tools = groups.get("plain", []), groups.get("tools", [])
+        notes = list(data.notes)
+        if plain and tools:
+            p = summarize(r.prompt_tokens for r in plain)
+            t = summarize(r.prompt_tokens for r in tools)
+            if p and t:
+                rows += keep(
+                    ResultRow.scalar(
+                        data.name, "tools - plain", "prompt overhead", "tok", t.mean - p.mean, n=min(p.n, t.n)
+                    )
+                )
+            valid = sum(1 for r in tools if _valid_call(r.tool_calls))
+            rows += keep(
+                ResultRow.scalar(data.name, "tools", "valid tool calls", "", valid / len(tools), n=len(tools))
+            )
+        return ScenarioSummary(rows, notes)
+
+
+def _valid_call(calls: tuple[dict[str, Any], ...]) -> bool:
+    for c in calls:
+        if c.get("name") != "get_weather":
+            continue
+        try:
+            args = json.loads(c.get("arguments") or "")
+        except json.JSONDecodeError:
+            continue
+        if isinstance(args, dict) and isinstance(args.get("city"), str):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class SpecDecode:
+    """Acceptance from /metrics deltas, per bundled content type (code, prose, JSON)."""
+
+    name: ClassVar[str] = "spec-decode"
+    requests_per_type: int = 3
+    max_tokens: int = 128
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "requests_per_type": self.requests_per_type,
+            "max_tokens": self.max_tokens,
+            "content_types": list(CONTENT_TYPES),
+        }
+
+    def planned_requests(self, max_model_len: int) -> int:
+        return len(CONTENT_TYPES) * self.requests_per_type
+
+    async def run(self, ctx: BenchContext) -> ScenarioOutcome:
+        for kind, prompts in CONTENT_TYPES.items():
+            await ctx.scrape(self.name, f"before:{kind}")
+            for i in range(self.requests_per_type):
+                # Natural length (no ignore_eos): acceptance on text generated past
+                # the end of an answer says nothing about real traffic.
+                req = ctx.chat(prompts[i % len(prompts)], self.max_tokens)
+                await ctx.generate(req, scenario=self.name, label=kind, seq=i)
+            await ctx.scrape(self.name, f"after:{kind}")
+        return ScenarioOutcome()
+
+    @staticmethod
+    def summarize(data: ScenarioData) -> ScenarioSummary:
+        rows: list[ResultRow] = []
+        notes: list[str] = []
+        groups = data.by_label()
+        seen_counters = False
+        moved = False
+        for kind in CONTENT_TYPES:
+            b, a = data.scrapes.get(f"before:{kind}"), data.scrapes.get(f"after:{kind}")
+            d = spec_decode_delta(b, a) if b and a else None
+            reqs = groups.get(kind, [])
+            rows += keep(
+                ResultRow.of(
+                    data.name, kind, "decode tok/s", "tok/s", summarize(derive.decode_tok_s(r) for r in reqs)
+                )
+            )
+            if d is None:
+                continue
+            seen_counters = True
+            if not d.active:
+                continue
+            moved = True
+            rows += keep(
+                ResultRow.scalar(data.name, kind, "acceptance rate", "", d.acceptance_rate, n=int(d.drafts)),
+                ResultRow.scalar(
+                    data.name,
+                    kind,
+                    "mean acceptance length",
+                    "tok",
+                    d.mean_acceptance_length,
+                    n=int(d.drafts),
+                ),
+                ResultRow.scalar(data.name, kind, "drafts", "count", d.drafts),
+                ResultRow.scalar(data.name, kind, "accepted tokens", "tok", d.accepted_tokens),
+            )
+            for pos, rate in enumerate(d.per_position_rate):
+                rows += keep(
+                    ResultRow.scalar(data.name, kind, f"accept@{pos + 1}", "", rate, n=int(d.drafts))
+                )
+            per_pos_total = sum(d.accepted_per_position)
+            if d.accepted_per_position and abs(per_pos_total - d.accepted_tokens) > 0.5:
+                notes.append(
+                    f"{kind}: per-position accepted tokens sum to {per_pos_total:.0f}, "
+                    f"total says {d.accepted_tokens:.0f}"
+                )
+        if not seen_counters:
+            notes.append("speculation off: the server exports no vllm:spec_decode_* counters")
+        elif not moved:
+            notes.append("speculation off: the spec-decode counters did not move")
+        return ScenarioSummary(rows, notes)

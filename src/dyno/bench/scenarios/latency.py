@@ -1,0 +1,195 @@
+"""Single-stream scenarios: decode speed, time to first token, prefill speed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from dyno.bench import derive
+from dyno.bench.scenario import (
+    BenchContext,
+    ResultRow,
+    ScenarioData,
+    ScenarioOutcome,
+    ScenarioSummary,
+    keep,
+)
+from dyno.bench.stats import summarize
+from dyno.client import RequestRecord
+from dyno.workloads.prompts import PROSE_PROMPTS, SHORT_PROMPT
+from dyno.workloads.synthetic import exact_prompt
+
+MARGIN_TOKENS = 8  # room for the chat template's end-of-turn tokens
+
+
+def fixed_length_notes(reqs: list[RequestRecord]) -> list[str]:
+    """Say so when a server ignored `ignore_eos` (decode lengths are then not what was asked)."""
+    fixed = [r for r in reqs if r.ok and r.params.get("ignore_eos")]
+    short = [r for r in fixed if (r.output_tokens or 0) < int(r.params.get("max_tokens", 0))]
+    if not short:
+        return []
+    return [
+        f"fixed length not enforced: {len(short)} of {len(fixed)} requests stopped before max_tokens "
+        "although ignore_eos was sent (the server does not support it); decode figures use what came back"
+    ]
+
+
+def latency_rows(scenario: str, label: str, reqs: list[RequestRecord]) -> list[ResultRow]:
+    return keep(
+        ResultRow.of(
+            scenario, label, "decode tok/s", "tok/s", summarize(derive.decode_tok_s(r) for r in reqs)
+        ),
+        ResultRow.of(scenario, label, "TTFT", "ms", summarize(derive.ttft_ms(r) for r in reqs)),
+        ResultRow.of(scenario, label, "ITL", "ms", summarize(x for r in reqs for x in derive.itl_ms(r))),
+        ResultRow.of(scenario, label, "e2e", "s", summarize(derive.e2e_s(r) for r in reqs)),
+        ResultRow.of(scenario, label, "output tokens", "tok", summarize(r.output_tokens for r in reqs)),
+    )
+
+
+@dataclass(frozen=True)
+class Decode:
+    """Single-stream decode speed at fixed output lengths, prefill excluded, warm-up excluded."""
+
+    name: ClassVar[str] = "decode"
+    lengths: tuple[int, ...] = (128, 512, 2048)
+    repeat: int = 5
+
+    def config(self) -> dict[str, Any]:
+        return {"lengths": list(self.lengths), "repeat": self.repeat, "prompt": "bundled prose, greedy"}
+
+    def planned_requests(self, max_model_len: int) -> int:
+        return 1 + len(self.lengths) * self.repeat
+
+    async def run(self, ctx: BenchContext) -> ScenarioOutcome:
+        prompt = PROSE_PROMPTS[0]
+        prompt_tokens = await ctx.tokenizer.count(prompt, chat=True)
+        cap = ctx.max_model_len - prompt_tokens - MARGIN_TOKENS
+        notes = []
+        await ctx.generate(ctx.chat(prompt, 16), scenario=self.name, label="warmup")
+        for want in self.lengths:
+            n = min(want, cap)
+            if n < want:
+                notes.append(f"{want} output tokens capped to {n} by max_model_len {ctx.max_model_len}")
+            for i in range(self.repeat):
+                await ctx.generate(ctx.chat(prompt, n, fixed=True), scenario=self.name, label=str(n), seq=i)
+        return ScenarioOutcome(notes=tuple(notes))
+
+    @staticmethod
+    def summarize(data: ScenarioData) -> ScenarioSummary:
+        rows = []
+        groups = data.by_label()
+        for label in sorted(groups, key=int):
+            rows += latency_rows(data.name, label, groups[label])
+        return ScenarioSummary(rows, fixed_length_notes(data.requests))
+
+
+@dataclass(frozen=True)
+class TTFT:
+    """Time to first token for a short prompt and a long one (~4K, scaled to the context)."""
+
+    name: ClassVar[str] = "ttft"
+    kinds: tuple[str, ...] = ("short", "long")
+    repeat: int = 5
+    long_tokens: int = 4096
+
+    def config(self) -> dict[str, Any]:
+        return {"kinds": list(self.kinds), "repeat": self.repeat, "long_tokens": self.long_tokens}
+
+    def planned_requests(self, max_model_len: int) -> int:
+        return 1 + len(self.kinds) * self.repeat
+
+    async def run(self, ctx: BenchContext) -> ScenarioOutcome:
+        notes = []
+        facts: dict[str, Any] = {}
+        await ctx.generate(ctx.chat(SHORT_PROMPT, 4), scenario=self.name, label="warmup")
+        long_target = min(self.long_tokens, ctx.max_model_len // 2)
+        if "long" in self.kinds and long_target < self.long_tokens:
+            notes.append(f"long prompt scaled to {long_target} tokens (max_model_len {ctx.max_model_len})")
+        for kind in self.kinds:
+            for i in range(self.repeat):
+                # A fresh salt every time: a prefix-cache hit is not a first token.
+                if kind == "short":
+                    text = f"[{ctx.salt()}] {SHORT_PROMPT}"
+                else:
+                    p = await exact_prompt(ctx.tokenizer, long_target, salt=ctx.salt())
+                    text = p.text
+                    facts["long_prompt_tokens_method"] = p.method
+                await ctx.generate(ctx.chat(text, 4), scenario=self.name, label=kind, seq=i)
+        return ScenarioOutcome(notes=tuple(notes), facts=facts)
+
+    @staticmethod
+    def summarize(data: ScenarioData) -> ScenarioSummary:
+        rows = []
+        for label, reqs in data.by_label().items():
+            ttft = summarize(derive.ttft_ms(r) for r in reqs)
+            rows += keep(ResultRow.of(data.name, label, "TTFT", "ms", ttft))
+            if ttft is not None:  # the field quotes TTFT as percentiles
+                rows += keep(
+                    *(
+                        ResultRow.scalar(data.name, label, f"TTFT {q}", "ms", v, n=ttft.n)
+                        for q, v in (("p50", ttft.median), ("p90", ttft.p90), ("p99", ttft.p99))
+                    )
+                )
+            rows += keep(
+                ResultRow.of(
+                    data.name, label, "prompt tokens", "tok", summarize(r.prompt_tokens for r in reqs)
+                )
+            )
+        return ScenarioSummary(rows, [])
+
+
+@dataclass(frozen=True)
+class Prefill:
+    """Time to first token against prompt length; prefill tok/s = prompt tokens / TTFT."""
+
+    name: ClassVar[str] = "prefill"
+    sizes: tuple[int, ...] = (2048, 8192, 32768, 102400)
+    repeat: int = 2
+
+    def config(self) -> dict[str, Any]:
+        return {"sizes": list(self.sizes), "repeat": self.repeat}
+
+    def fitting_sizes(self, max_model_len: int) -> tuple[list[int], bool]:
+        fit = [s for s in self.sizes if s + MARGIN_TOKENS <= max_model_len]
+        if fit:
+            return fit, False
+        # Nothing from the field's list fits (a small local model): scale instead
+        # of skipping, and say so.
+        return [max_model_len // 4, max_model_len // 2, max_model_len - 4 * MARGIN_TOKENS], True
+
+    def planned_requests(self, max_model_len: int) -> int:
+        return 1 + len(self.fitting_sizes(max_model_len)[0]) * self.repeat
+
+    async def run(self, ctx: BenchContext) -> ScenarioOutcome:
+        sizes, scaled = self.fitting_sizes(ctx.max_model_len)
+        notes = []
+        if scaled:
+            notes.append(
+                f"none of {list(self.sizes)} fits max_model_len {ctx.max_model_len}; scaled to {sizes}"
+            )
+        else:
+            skipped = [s for s in self.sizes if s not in sizes]
+            if skipped:
+                notes.append(f"{skipped} do not fit max_model_len {ctx.max_model_len}")
+        await ctx.generate(ctx.chat(SHORT_PROMPT, 2), scenario=self.name, label="warmup")
+        for size in sizes:
+            for i in range(self.repeat):
+                p = await exact_prompt(ctx.tokenizer, size, salt=ctx.salt())
+                await ctx.generate(ctx.chat(p.text, 2), scenario=self.name, label=str(size), seq=i)
+        return ScenarioOutcome(notes=tuple(notes))
+
+    @staticmethod
+    def summarize(data: ScenarioData) -> ScenarioSummary:
+        rows = []
+        groups = data.by_label()
+        for label in sorted(groups, key=int):
+            reqs = groups[label]
+            rate = [(r.prompt_tokens or 0) / (t / 1000) for r in reqs if (t := derive.ttft_ms(r))]
+            rows += keep(
+                ResultRow.of(
+                    data.name, label, "prompt tokens", "tok", summarize(r.prompt_tokens for r in reqs)
+                ),
+                ResultRow.of(data.name, label, "TTFT", "ms", summarize(derive.ttft_ms(r) for r in reqs)),
+                ResultRow.of(data.name, label, "prefill tok/s", "tok/s", summarize(rate)),
+            )
+        return ScenarioSummary(rows, [])

@@ -1,0 +1,92 @@
+"""Build a report of a stored run from its raw rows; every printer renders this one structure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dyno.bench.crosscheck import TokenCheck, token_check
+from dyno.bench.scenario import ResultRow, ScenarioData, ScenarioSummary
+from dyno.bench.scenarios import SCENARIOS
+from dyno.bench.scenarios.latency import fixed_length_notes, latency_rows
+from dyno.bench.scenarios.load import Concurrency
+from dyno.errors import UsageError
+from dyno.metrics import Scrape, parse
+from dyno.store import RunRow, Store
+
+
+@dataclass(frozen=True)
+class ScenarioReport:
+    name: str
+    status: str
+    config: dict[str, object]
+    notes: list[str]
+    rows: list[ResultRow]
+    tokens: TokenCheck
+
+
+@dataclass(frozen=True)
+class Report:
+    run: RunRow
+    scenarios: list[ScenarioReport]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{s.name}: {d}" for s in self.scenarios for d in s.tokens.disagreements()]
+
+
+def _generic(data: ScenarioData) -> ScenarioSummary:
+    """For runs stored without scenario rows (the demo): latency figures per label."""
+    if data.name == "concurrency":
+        return Concurrency.summarize(data)
+    rows = []
+    for label, reqs in data.by_label().items():
+        rows += latency_rows(data.name, label, reqs)
+    return ScenarioSummary(rows, fixed_length_notes(data.requests))
+
+
+def resolve_run_id(store: Store, ref: str) -> int:
+    if ref in ("last", "latest"):
+        rid = store.latest_run_id()
+        if rid is None:
+            raise UsageError("no runs stored yet")
+        return rid
+    try:
+        return int(ref)
+    except ValueError:
+        raise UsageError(f"run must be a number or 'last', not {ref!r}") from None
+
+
+def build_report(store: Store, run_id: int) -> Report:
+    run = store.get_run(run_id)
+    if run is None:
+        raise UsageError(f"no run {run_id} in {store.path} (see `dyno runs`)")
+    requests = store.requests(run_id)
+    scrapes: dict[str, dict[str, Scrape]] = {}
+    for sc in store.scrapes(run_id):
+        scrapes.setdefault(sc.scenario, {})[sc.label] = parse(sc.text, sc.t_ns)
+    rows = store.scenarios(run_id)
+    if rows:
+        entries = [(r.name, r.status, r.config, r.notes, r.facts) for r in rows]
+    else:
+        names = list(dict.fromkeys(r.scenario for r in requests))
+        entries = [(n, run.status, {}, [], {}) for n in names]
+    out = []
+    for name, status, config, notes, facts in entries:
+        data = ScenarioData(
+            name,
+            status,
+            config,
+            notes,
+            facts,
+            [r for r in requests if r.scenario == name],
+            scrapes.get(name, {}),
+        )
+        cls = SCENARIOS.get(name)
+        summary = cls.summarize(data) if cls is not None else _generic(data)
+        all_notes = list(dict.fromkeys([*notes, *summary.notes]))
+        failed = [r for r in data.requests if not r.ok and r.label != "warmup"]
+        if failed and not any("requests failed" in n for n in all_notes):
+            kinds = sorted({r.error_kind or "?" for r in failed})
+            all_notes.append(f"{len(failed)} requests failed ({', '.join(kinds)})")
+        out.append(ScenarioReport(name, status, config, all_notes, summary.rows, token_check(data)))
+    return Report(run, out)
