@@ -87,6 +87,26 @@ def engine(tmp_path_factory: pytest.TempPathFactory, shared_models: Path) -> Ite
     supervisor.stop(eng.settings)
 
 
+NGRAM = '{"method":"ngram","num_speculative_tokens":4,"prompt_lookup_max":4}'
+
+
+@pytest.fixture(scope="session")
+def spec_tools_engine(
+    tmp_path_factory: pytest.TempPathFactory, shared_models: Path
+) -> Iterator[RunningEngine]:
+    """SmolLM2 with ngram speculation AND Hermes tool calling: one start-up serves the spec-decode
+    and tool-calling tests (two cores; every engine start costs ~40 s)."""
+    eng = start_engine(
+        tmp_path_factory.mktemp("engine"),
+        shared_models,
+        "spec-tools",
+        ("--speculative-config", NGRAM),
+        profile="smollm2-tools",
+    )
+    yield eng
+    supervisor.stop(eng.settings)
+
+
 @pytest.fixture
 def engine_env(engine: RunningEngine, monkeypatch: pytest.MonkeyPatch) -> RunningEngine:
     """Point DYNO_HOME at the shared engine's home, for CLI tests that use `the running engine`."""

@@ -49,6 +49,17 @@ class Profile:
     source: str  # "built-in" or the TOML path
 
 
+TEMPLATES = Path(__file__).parent / "templates"
+# SmolLM2's own chat template ignores `tools`; this one renders them the Hermes
+# way, so vLLM's `hermes` parser can read the model's calls.
+TOOL_FLAGS = (
+    "--enable-auto-tool-choice",
+    "--tool-call-parser",
+    "hermes",
+    "--chat-template",
+    str(TEMPLATES / "chatml-hermes-tools.jinja"),
+)
+
 BUILTIN: dict[str, Profile] = {
     "smollm2": Profile(
         "smollm2",
@@ -57,6 +68,15 @@ BUILTIN: dict[str, Profile] = {
         CPU_FLAGS,
         OFFLINE_ENV,
         "embedded: SmolLM2-135M-Instruct on vLLM CPU",
+        "built-in",
+    ),
+    "smollm2-tools": Profile(
+        "smollm2-tools",
+        "smollm2-135m-instruct",
+        "smollm2-135m-instruct",
+        CPU_FLAGS + TOOL_FLAGS,
+        OFFLINE_ENV,
+        "embedded: SmolLM2-135M-Instruct with Hermes tool calling on vLLM CPU",
         "built-in",
     ),
     "gemma3-base": Profile(

@@ -1,0 +1,76 @@
+"""dyno bench on the real embedded engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dyno.bench import suites
+from dyno.bench.runner import run_bench
+from dyno.report import build_report
+from dyno.store import Store
+from tests.conftest import RunningEngine
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+
+def test_quick_suite_rows_agree_with_metrics(engine: RunningEngine) -> None:
+    env = {**os.environ, "DYNO_HOME": str(engine.settings.home), "COLUMNS": "200"}
+    out = subprocess.run(
+        [sys.executable, "-m", "dyno.cli", "bench", "--suite", "quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr + out.stdout[-3000:]
+    with Store(engine.settings.db_path) as store:
+        run = store.list_runs(kind="bench")[0]
+        assert run.status == "complete" and run.engine_version == "0.32.0"
+        assert run.launch_config is not None  # dyno launched this engine, so its recipe is on record
+        scenarios = store.scenarios(run.id)
+        assert [(s.name, s.status) for s in scenarios] == [
+            ("decode", "complete"),
+            ("ttft", "complete"),
+            ("concurrency", "complete"),
+        ]
+        reqs = store.requests(run.id)
+        report = build_report(store, run.id)
+    # decode: 1 warm-up + 3x128; ttft: 1 + 3; concurrency: 1 + (1 + 4)
+    assert len(reqs) == 4 + 4 + 6 and all(r.ok for r in reqs)
+    assert all(r.output_tokens == 128 for r in reqs if r.scenario == "decode" and r.label == "128")
+    for s in report.scenarios:
+        t = s.tokens
+        assert t.usage_tokens > 0
+        assert t.metrics_tokens == t.usage_tokens and t.chunk_tokens == t.usage_tokens
+    assert report.warnings == []
+    rows = {(r.scenario, r.label, r.metric): r for s in report.scenarios for r in s.rows}
+    assert rows[("decode", "128", "decode tok/s")].n == 3
+    assert rows[("concurrency", "4", "aggregate tok/s")].mean is not None
+
+
+def test_spec_decode_measures_acceptance_on_an_ngram_engine(spec_tools_engine: RunningEngine) -> None:
+    eng = spec_tools_engine
+    with Store(eng.settings.db_path) as store:
+        res = run_bench(eng.settings, store, suites.select("standard", ["spec-decode"]), url=eng.url)
+        assert res.status == "complete"
+        report = build_report(store, res.run_id)
+    spec = report.scenarios[0]
+    rows = {(r.label, r.metric): r for r in spec.rows}
+    assert not any(n.startswith("speculation off") for n in spec.notes)
+    accepted_any = False
+    for kind in ("code", "prose", "json"):
+        rate = rows[(kind, "acceptance rate")].mean
+        assert rate is not None and 0 <= rate <= 1
+        accepted = rows[(kind, "accepted tokens")].mean or 0
+        per_pos = [rows[(kind, f"accept@{i}")].mean or 0 for i in range(1, 5)]
+        drafts = rows[(kind, "drafts")].mean or 0
+        # per-position acceptance rates x drafts = per-position accepted counts; they sum to the total
+        assert sum(p * drafts for p in per_pos) == pytest.approx(accepted)
+        assert rows[(kind, "mean acceptance length")].mean == pytest.approx(1 + accepted / drafts)
+        accepted_any = accepted_any or accepted > 0
+    assert accepted_any
+    assert report.warnings == []
