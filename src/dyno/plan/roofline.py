@@ -1,0 +1,192 @@
+"""Decode ceilings, the batch curve, memory fit and a prefill estimate.
+
+Single-stream decode streams the active weights (and the KV cache it attends
+over) once per token, so its ceiling is bandwidth / bytes per token. With B
+sequences in flight one pass reads the weights once for all of them but each
+sequence's KV cache separately; the pass is also bounded by compute
+(2 FLOPs per active weight per token). These are ceilings: real engines reach
+a fraction of them, and dyno prints measurements next to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dyno.catalog.types import Hardware, Model, QuantFormat, Variant
+from dyno.plan.kv import KvDtype, kv_cache_bytes, kv_read_bytes
+from dyno.plan.weights import GB, param_counts, step_weight_bytes, weights_bytes
+
+# Prefill runs compute-bound matmuls; a well-tuned engine reaches roughly half
+# of the datasheet's dense peak on long prompts. An estimate, labelled as such.
+PREFILL_MFU = 0.5
+
+
+@dataclass(frozen=True)
+class TokenBytes:
+    """Bytes one single-stream decoded token reads, by part."""
+
+    attention: float
+    mlp: float
+    experts: float
+    router: float
+    lm_head: float
+    kv_cache: float
+
+    @property
+    def weights(self) -> float:
+        return self.attention + self.mlp + self.experts + self.router + self.lm_head
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.kv_cache
+
+
+def bytes_per_token(
+    model: Model, variant: Variant, quant: QuantFormat, *, context_tokens: int, kv_dtype: KvDtype = "auto"
+) -> TokenBytes:
+    w = step_weight_bytes(model, variant, quant, tokens=1)
+    return TokenBytes(
+        attention=w.attention,
+        mlp=w.mlp,
+        experts=w.experts,
+        router=w.router,
+        lm_head=w.lm_head,
+        kv_cache=kv_read_bytes(model, context_tokens, kv_dtype),
+    )
+
+
+def decode_ceiling_tok_s(hardware: Hardware, token_bytes: float) -> float:
+    """Single-stream ceiling: every token streams `token_bytes` from memory."""
+    return hardware.memory_bandwidth_gb_s * GB / token_bytes
+
+
+def attention_flops_per_token(model: Model, context_tokens: int) -> float:
+    """Score and value matmuls of one query token against its (windowed) context."""
+    total = 0.0
+    for g in model.attention:
+        span = context_tokens
+        if g.kind == "sliding" and model.sliding_window:
+            span = min(span, model.sliding_window)
+        total += g.layers * 4 * model.num_attention_heads * g.head_dim * span
+    return total
+
+
+@dataclass(frozen=True)
+class BatchPoint:
+    concurrency: int
+    aggregate_tok_s: float  # ceiling: MoE sequences sharing their experts
+    per_request_tok_s: float
+    bound: str  # "bandwidth" or "compute"
+    moe_independent_aggregate_tok_s: float  # the same with independent routing (= ceiling if dense)
+
+
+def batch_point(
+    hardware: Hardware,
+    model: Model,
+    variant: Variant,
+    quant: QuantFormat,
+    *,
+    concurrency: int,
+    context_tokens: int,
+    kv_dtype: KvDtype = "auto",
+) -> BatchPoint:
+    """Ceiling with `concurrency` sequences decoding together, each at `context_tokens`."""
+    kv = concurrency * kv_read_bytes(model, context_tokens, kv_dtype)
+    bw = hardware.memory_bandwidth_gb_s * GB
+    t_memory = (step_weight_bytes(model, variant, quant, tokens=concurrency).total + kv) / bw
+    t_indep = (step_weight_bytes(model, variant, quant, concurrency, routing="independent").total + kv) / bw
+    flops = concurrency * (2 * param_counts(model).active + attention_flops_per_token(model, context_tokens))
+    t_compute = flops / (hardware.bf16_dense_tflops * 1e12)
+    agg = concurrency / max(t_memory, t_compute)
+    bound = "bandwidth" if t_memory >= t_compute else "compute"
+    return BatchPoint(concurrency, agg, agg / concurrency, bound, concurrency / max(t_indep, t_compute))
+
+
+def prefill_estimate_s(hardware: Hardware, model: Model, prompt_tokens: int) -> float:
+    """Seconds to prefill `prompt_tokens` (an estimate: compute-bound at PREFILL_MFU of peak)."""
+    linear = 2 * param_counts(model).active * prompt_tokens
+    attn = 0.0
+    for g in model.attention:
+        w = model.sliding_window if g.kind == "sliding" and model.sliding_window else None
+        n = prompt_tokens
+        # causal: token i attends over min(i, window) earlier tokens
+        pairs = n * n / 2 if w is None or n <= w else w * w / 2 + (n - w) * w
+        attn += g.layers * 4 * model.num_attention_heads * g.head_dim * pairs
+    return (linear + attn) / (hardware.bf16_dense_tflops * 1e12 * PREFILL_MFU)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Memory fit of weights + KV cache for `sequences` x `context_tokens`."""
+
+    weights_gb: float
+    kv_cache_gb: float
+    overhead_gb: float
+    budget_gb: float
+    memory_utilization: float
+    fits: bool
+    max_context_tokens: int  # for one sequence, capped at the model's max context
+    max_sequences: int  # at the requested context
+
+    @property
+    def needed_gb(self) -> float:
+        return self.weights_gb + self.kv_cache_gb + self.overhead_gb
+
+
+def safe_memory_utilization(hardware: Hardware) -> float:
+    """The highest --gpu-memory-utilization that leaves the OS its headroom (1.0 when not shared)."""
+    if not hardware.unified_memory:
+        return 1.0
+    return max(0.0, (hardware.memory_gb - hardware.os_headroom_gb) / hardware.memory_gb)
+
+
+def memory_budget_gb(hardware: Hardware, memory_utilization: float) -> float:
+    budget = hardware.memory_gb * memory_utilization
+    if hardware.unified_memory:
+        budget = min(budget, hardware.memory_gb - hardware.os_headroom_gb)
+    return budget
+
+
+def fit(
+    hardware: Hardware,
+    model: Model,
+    variant: Variant,
+    quant: QuantFormat,
+    *,
+    context_tokens: int,
+    sequences: int,
+    kv_dtype: KvDtype = "auto",
+    memory_utilization: float,
+    text_only: bool = False,
+) -> Fit:
+    weights_gb = weights_bytes(model, variant, quant, text_only=text_only) / GB
+    budget = memory_budget_gb(hardware, memory_utilization)
+    free_gb = budget - weights_gb - hardware.runtime_overhead_gb
+    kv_gb = sequences * kv_cache_bytes(model, context_tokens, kv_dtype) / GB
+    per_seq_gb = kv_cache_bytes(model, context_tokens, kv_dtype) / GB
+    return Fit(
+        weights_gb=weights_gb,
+        kv_cache_gb=kv_gb,
+        overhead_gb=hardware.runtime_overhead_gb,
+        budget_gb=budget,
+        memory_utilization=memory_utilization,
+        fits=free_gb >= kv_gb and context_tokens <= model.max_context,
+        max_context_tokens=max_context_that_fits(model, free_gb, kv_dtype),
+        max_sequences=max(0, int(free_gb / per_seq_gb)) if per_seq_gb > 0 and free_gb > 0 else 0,
+    )
+
+
+def max_context_that_fits(model: Model, free_gb: float, kv_dtype: KvDtype) -> int:
+    """Longest single-sequence context whose KV cache fits in `free_gb` (0 when none does)."""
+    if free_gb <= 0:
+        return 0
+    lo, hi = 0, model.max_context
+    if kv_cache_bytes(model, hi, kv_dtype) / GB <= free_gb:
+        return hi
+    while lo < hi:  # kv_cache_bytes grows with context: bisect
+        mid = (lo + hi + 1) // 2
+        if kv_cache_bytes(model, mid, kv_dtype) / GB <= free_gb:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

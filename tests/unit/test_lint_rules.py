@@ -1,0 +1,242 @@
+"""Every lint rule: one fixture that triggers it and one that does not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dyno.catalog import get_hardware
+from dyno.lint import RULES, LintContext, build_context, lint, read_model_folder
+from dyno.recipe import parse_command
+
+MODELS = Path(__file__).parent.parent / "fixtures" / "models"
+GEMMA3_BASE = MODELS / "gemma3-270m-base"
+SMOLLM2 = MODELS / "smollm2-135m-instruct"
+
+GEMMA_IT = "google/gemma-4-26B-A4B-it"
+FP8 = "RedHatAI/gemma-4-26B-A4B-it-FP8-Dynamic"
+TOOLS = "--enable-auto-tool-choice --tool-call-parser gemma4 --reasoning-parser gemma4"
+TEXT_ONLY = """--limit-mm-per-prompt '{"image":0,"video":0}'"""
+MTP_26B = """--speculative-config '{"method":"mtp","model":"google/gemma-4-26B-A4B-it-assistant","num_speculative_tokens":3}'"""
+MTP_31B = """--speculative-config '{"method":"mtp","model":"google/gemma-4-31B-it-assistant","num_speculative_tokens":3}'"""
+GOOD_DOCKER = (
+    "docker run --gpus all --ipc host -p 127.0.0.1:8000:8000 -v /c/vllm:/root/.cache/vllm "
+    "-e VLLM_CACHE_ROOT=/root/.cache/vllm vllm/vllm-openai:v0.32.0 "
+)
+
+
+def ctx(command: str, *, hw: str | None = None, folder: Path | None = None, **kw: object) -> LintContext:
+    parsed = parse_command(command)
+    return build_context(
+        parsed.recipe,
+        hardware=get_hardware(hw) if hw else None,
+        folder=read_model_folder(folder) if folder else None,
+        docker=parsed.docker,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def serve(args: str, **kw: object) -> LintContext:
+    return ctx(f"vllm serve {args} --host 127.0.0.1", **kw)
+
+
+# rule id -> (a context that triggers it, one that does not)
+CASES: dict[str, tuple[Callable[[], LintContext], Callable[[], LintContext]]] = {
+    "tool-choice-needs-parser": (
+        lambda: serve(f"{GEMMA_IT} --enable-auto-tool-choice"),
+        lambda: serve(f"{GEMMA_IT} {TOOLS}"),
+    ),
+    "tool-flags-missing": (
+        lambda: serve(f"{GEMMA_IT} --reasoning-parser gemma4"),
+        lambda: serve(f"{GEMMA_IT} {TOOLS}"),
+    ),
+    "tool-parser-mismatch": (
+        lambda: serve(f"{GEMMA_IT} --enable-auto-tool-choice --tool-call-parser hermes"),
+        lambda: serve(f"{GEMMA_IT} {TOOLS}"),
+    ),
+    "reasoning-parser-missing": (
+        lambda: serve(f"{GEMMA_IT} --enable-auto-tool-choice --tool-call-parser gemma4"),
+        lambda: serve(f"{GEMMA_IT} {TOOLS}"),
+    ),
+    "base-model-chat": (
+        lambda: serve(str(GEMMA3_BASE), folder=GEMMA3_BASE),
+        lambda: serve(str(SMOLLM2), folder=SMOLLM2),
+    ),
+    "exposed-without-api-key": (
+        lambda: ctx(f"vllm serve {SMOLLM2}"),  # no --host: vLLM binds every interface
+        lambda: ctx(f"VLLM_API_KEY=k vllm serve {SMOLLM2} --host 0.0.0.0"),
+    ),
+    "api-key-on-command-line": (
+        lambda: serve(f"{SMOLLM2} --api-key s3cret"),
+        lambda: ctx(f"VLLM_API_KEY=s3cret vllm serve {SMOLLM2}"),
+    ),
+    "spec-config-invalid": (
+        lambda: serve(f"{SMOLLM2} --speculative-config '{{method: ngram}}'"),
+        lambda: serve(
+            f"""{SMOLLM2} --speculative-config '{{"method":"ngram","num_speculative_tokens":3}}'"""
+        ),
+    ),
+    "drafter-base-target": (
+        # the real Gemma 3 270M base folder: no chat template, so an MTP/draft config is refused
+        lambda: serve(f"{GEMMA3_BASE} {MTP_26B}", folder=GEMMA3_BASE),
+        lambda: serve(f"{GEMMA_IT} {MTP_26B} {TEXT_ONLY}"),
+    ),
+    "drafter-mismatch": (
+        lambda: serve(f"{GEMMA_IT} {MTP_31B}"),
+        lambda: serve(f"{GEMMA_IT} {MTP_26B}"),
+    ),
+    "spec-multimodal-not-text-only": (
+        lambda: serve(f"{GEMMA_IT} {MTP_26B}"),
+        lambda: serve(f"{GEMMA_IT} {MTP_26B} {TEXT_ONLY}"),
+    ),
+    "nvfp4-sm12x-without-marlin": (
+        lambda: serve("nvidia/Gemma-4-26B-A4B-NVFP4 --gpu-memory-utilization 0.8", hw="gb10"),
+        lambda: ctx(
+            "VLLM_NVFP4_GEMM_BACKEND=marlin VLLM_USE_FLASHINFER_MOE_FP4=0 vllm serve "
+            "nvidia/Gemma-4-26B-A4B-NVFP4 --moe-backend marlin --host 127.0.0.1",
+            hw="gb10",
+        ),
+    ),
+    "unified-memory-utilization": (
+        lambda: serve(f"{FP8} --max-model-len 32768", hw="gb10"),  # vLLM's default 0.90
+        lambda: serve(f"{FP8} --max-model-len 32768 --gpu-memory-utilization 0.5", hw="gb10"),
+    ),
+    "max-model-len-too-long": (
+        lambda: serve(f"{SMOLLM2} --max-model-len 16384"),
+        lambda: serve(f"{SMOLLM2} --max-model-len 8192"),
+    ),
+    "context-does-not-fit": (
+        lambda: serve("google/gemma-4-31B-it --max-model-len 32768", hw="rtx-5090"),
+        lambda: serve("nvidia/Gemma-4-31B-IT-NVFP4 --max-model-len 4096", hw="rtx-pro-6000"),
+    ),
+    "attention-backend-env-ignored": (
+        lambda: ctx(f"VLLM_ATTENTION_BACKEND=FLASHINFER vllm serve {GEMMA_IT} --host 127.0.0.1"),
+        lambda: ctx(f"VLLM_ATTENTION_BACKEND=FLASHINFER vllm serve {SMOLLM2} --host 127.0.0.1"),
+    ),
+    "moe-tuning-file": (
+        lambda: serve(FP8, hw="h100-sxm"),
+        lambda: serve("google/gemma-4-31B-it", hw="h100-sxm"),
+    ),
+    "verify-startup-log": (
+        lambda: serve(GEMMA_IT, hw="h100-sxm"),
+        lambda: serve("Qwen/Qwen3-30B-A3B-FP8", hw="h100-sxm"),
+    ),
+    "model-rotation": (
+        lambda: serve("google/gemma-4-31B-it", hw="h100-sxm"),
+        lambda: serve("google/gemma-4-E2B-it", hw="h100-sxm"),
+    ),
+    "docker-runtime-nvidia": (
+        lambda: ctx(GOOD_DOCKER.replace("--gpus all", "--runtime nvidia") + GEMMA_IT),
+        lambda: ctx(GOOD_DOCKER + GEMMA_IT),
+    ),
+    "docker-no-gpus": (
+        lambda: ctx(GOOD_DOCKER.replace("--gpus all ", "") + GEMMA_IT),
+        lambda: ctx(GOOD_DOCKER + GEMMA_IT),
+    ),
+    "docker-shared-memory": (
+        lambda: ctx(GOOD_DOCKER.replace("--ipc host ", "") + GEMMA_IT),
+        lambda: ctx(GOOD_DOCKER.replace("--ipc host", "--shm-size 16g") + GEMMA_IT),
+    ),
+    "image-tag-floating": (
+        lambda: ctx(GOOD_DOCKER.replace(":v0.32.0", ":gemma4") + GEMMA_IT),
+        lambda: ctx(GOOD_DOCKER + GEMMA_IT),
+    ),
+    "image-tag-known-bad": (
+        lambda: ctx(GOOD_DOCKER.replace(":v0.32.0", ":gemma4") + "nvidia/Gemma-4-26B-A4B-NVFP4", hw="gb10"),
+        lambda: ctx(
+            GOOD_DOCKER.replace(":v0.32.0", ":gemma4-cu130") + "nvidia/Gemma-4-26B-A4B-NVFP4", hw="gb10"
+        ),
+    ),
+    "engine-version": (
+        lambda: serve("nvidia/Gemma-4-26B-A4B-NVFP4", hw="gb10", engine_version="0.33.0.dev12+g1a2b3c"),
+        lambda: serve("nvidia/Gemma-4-26B-A4B-NVFP4", hw="gb10", engine_version="0.32.0"),
+    ),
+    "compile-cache-not-persisted": (
+        lambda: ctx(GOOD_DOCKER.replace("-v /c/vllm:/root/.cache/vllm ", "") + GEMMA_IT),
+        lambda: ctx(GOOD_DOCKER + GEMMA_IT),
+    ),
+    "other-gpu-runtime": (
+        lambda: serve(GEMMA_IT, other_runtimes=("ollama",)),
+        lambda: serve(GEMMA_IT, other_runtimes=()),
+    ),
+    "engine-rejects-args": (
+        lambda: serve(f"{SMOLLM2} --no-such-flag", engine_errors=("unrecognized arguments: --no-such-flag",)),
+        lambda: serve(SMOLLM2.as_posix()),
+    ),
+}
+
+
+def ids(c: LintContext) -> set[str]:
+    return {f.id for f in lint(c)}
+
+
+def test_every_rule_has_a_triggering_and_a_clean_case() -> None:
+    assert set(CASES) == set(RULES)
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_triggers(rule_id: str) -> None:
+    trigger, _ = CASES[rule_id]
+    found = [f for f in lint(trigger()) if f.id == rule_id]
+    assert found, f"{rule_id} did not fire"
+    for f in found:
+        assert f.severity in ("error", "warn", "info") and f.message and f.fix
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_stays_quiet(rule_id: str) -> None:
+    _, clean = CASES[rule_id]
+    assert rule_id not in ids(clean())
+
+
+def test_severities_of_the_traps() -> None:
+    def sev(c: LintContext, rule_id: str) -> str:
+        return next(f.severity for f in lint(c) if f.id == rule_id)
+
+    assert sev(CASES["drafter-base-target"][0](), "drafter-base-target") == "error"
+    assert sev(CASES["nvfp4-sm12x-without-marlin"][0](), "nvfp4-sm12x-without-marlin") == "error"
+    assert sev(CASES["exposed-without-api-key"][0](), "exposed-without-api-key") == "error"
+    assert sev(CASES["unified-memory-utilization"][0](), "unified-memory-utilization") == "error"
+    # 0.80 is below the headless limit but above the desktop one: a note, not an error
+    c = serve(f"{FP8} --max-model-len 32768 --gpu-memory-utilization 0.8", hw="gb10")
+    assert sev(c, "unified-memory-utilization") == "info"
+    # runtime nvidia next to --gpus all only warns
+    c = ctx(GOOD_DOCKER.replace("--gpus all", "--gpus all --runtime nvidia") + GEMMA_IT)
+    assert sev(c, "docker-runtime-nvidia") == "warn"
+
+
+def test_too_many_sequences_warn_while_one_too_long_sequence_is_an_error() -> None:
+    c = serve(f"{FP8} --max-model-len 262144 --max-num-seqs 64 --gpu-memory-utilization 0.85", hw="gb10")
+    found = [f for f in lint(c) if f.id == "context-does-not-fit"]
+    assert [f.severity for f in found] == ["warn"]
+
+
+def test_moe_tuning_file_name_and_shipped_file(tmp_path: Path) -> None:
+    c = serve(FP8, hw="gb10", moe_config_dir=tmp_path)
+    f = next(f for f in lint(c) if f.id == "moe-tuning-file")
+    assert f.severity == "warn" and "E=128,N=704,device_name=NVIDIA_GB10,dtype=fp8_w8a8.json" in f.message
+    (tmp_path / "E=128,N=704,device_name=NVIDIA_GB10,dtype=fp8_w8a8.json").write_text("{}")
+    assert "moe-tuning-file" not in ids(serve(FP8, hw="gb10", moe_config_dir=tmp_path))
+
+
+def test_drafter_rules_read_the_real_base_folder() -> None:
+    folder = read_model_folder(GEMMA3_BASE)
+    assert not folder.has_chat_template and folder.family == "gemma3"
+    c = serve(f"{GEMMA3_BASE} {MTP_26B}", folder=GEMMA3_BASE)
+    assert {"drafter-base-target", "drafter-mismatch"} <= ids(c)  # base, and a Gemma 4 head on Gemma 3
+    smol = read_model_folder(SMOLLM2)
+    assert smol.has_chat_template and not smol.tool_capable
+
+
+def test_the_plans_own_recipe_has_no_errors() -> None:
+    from dyno.catalog import get_model
+    from dyno.plan import make_plan
+    from dyno.recipe.from_plan import recipe_for
+
+    for hw, model in [("gb10", "gemma-4-26b-a4b-it"), ("rtx-5090", "gemma-4-26b-a4b-it"),
+                      ("h100-sxm", "qwen3-30b-a3b"), ("gb10", "gemma-4-31b-it")]:  # fmt: skip
+        h = get_hardware(hw)
+        r = recipe_for(make_plan(h, get_model(model)))
+        assert not [f for f in lint(build_context(r, hardware=h)) if f.severity != "info"], (hw, model)
