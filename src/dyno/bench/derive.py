@@ -33,11 +33,19 @@ def e2e_s(r: RequestRecord) -> float | None:
     return None if r.t_end_ns is None else (r.t_end_ns - r.t_sent_ns) / NS
 
 
+def _tokens_per_chunk_guess(r: RequestRecord, cc: list[Chunk]) -> float:
+    """For a chunk without its own count (no continuous usage): usage's total spread evenly.
+
+    Assuming 1 would be counting chunks as tokens, which is wrong under speculative decoding.
+    """
+    return r.output_tokens / len(cc) if r.output_tokens and cc else 1.0
+
+
 def decode_tok_s(r: RequestRecord) -> float | None:
     cc = content_chunks(r)
     if len(cc) < 2 or r.output_tokens is None:
         return None
-    first_tokens = cc[0].tokens if cc[0].tokens is not None else 1
+    first_tokens = cc[0].tokens if cc[0].tokens is not None else _tokens_per_chunk_guess(r, cc)
     span_s = (cc[-1].t_ns - cc[0].t_ns) / NS
     n = r.output_tokens - first_tokens
     if span_s <= 0 or n <= 0:
@@ -49,7 +57,7 @@ def itl_ms(r: RequestRecord) -> list[float]:
     cc = content_chunks(r)
     out = []
     for prev, cur in pairwise(cc):
-        n = cur.tokens if cur.tokens else 1
+        n = cur.tokens if cur.tokens else _tokens_per_chunk_guess(r, cc)
         out.append((cur.t_ns - prev.t_ns) / 1e6 / n)
     return out
 

@@ -8,7 +8,22 @@ import typer
 from rich.markup import escape
 
 from dyno import __version__
-from dyno.cli import bench, demo, doctor, down, lint, logs, models, plan, report, runs, status, up
+from dyno.cli import (
+    bench,
+    check,
+    demo,
+    doctor,
+    down,
+    lint,
+    logs,
+    models,
+    plan,
+    report,
+    runs,
+    status,
+    up,
+    verify,
+)
 from dyno.cli._common import err_console
 from dyno.errors import DynoError
 
@@ -36,7 +51,7 @@ def _root(
     pass
 
 
-for module in (up, down, status, logs, demo, bench, report, models, runs, doctor, plan, lint):
+for module in (up, down, status, logs, demo, bench, check, verify, report, models, runs, doctor, plan, lint):
     module.register(app)
 
 

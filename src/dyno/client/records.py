@@ -94,6 +94,7 @@ class RequestRecord:
     error_kind: str | None = None  # http_4xx, http_5xx, timeout, connect, read, malformed_stream, ...
     error_message: str | None = None
     malformed_events: int = 0
+    response_headers: dict[str, str] = field(default_factory=dict)  # names lower-cased; no auth headers
 
     @property
     def ok(self) -> bool:

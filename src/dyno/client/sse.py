@@ -10,6 +10,7 @@ it against the request instead of crashing the run.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,9 @@ class SSEParser:
         if line.startswith(":"):
             return  # comment / keep-alive
         field, sep, value = line.partition(":")
-        if not sep:
+        # A JSON object with its `data:` prefix lost has colons too, so it would read as an
+        # unknown field named '{"id"'; name the likely cause instead.
+        if not sep or line.lstrip().startswith(("{", "[")):
             yield Malformed(line[:200], "line without a field name (missing 'data:' prefix?)")
             return
         value = value[1:] if value.startswith(" ") else value
@@ -76,10 +79,53 @@ class SSEParser:
         except json.JSONDecodeError as e:
             yield Malformed(text[:200], f"bad JSON: {e.msg}")
             return
+        except (ValueError, RecursionError) as e:
+            # json.loads raises these too: an integer of more than 4300 digits, or nesting
+            # deeper than the recursion limit. The parser must never raise on server input.
+            yield Malformed(text[:200], f"bad JSON: {type(e).__name__}")
+            return
         if not isinstance(obj, dict):
             yield Malformed(text[:200], "event data is not a JSON object")
             return
         yield Data(obj)
+
+
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+class LineSplitter:
+    """Bytes in, lines out, ending a line only at CR, LF or CRLF, as the SSE spec says.
+
+    Not httpx's `aiter_lines`: it splits like `str.splitlines`, also at U+2028, U+2029
+    and NEL (U+0085), which JSON encoders (pydantic's, so vLLM's) leave unescaped inside
+    strings; a generated token holding one would cut its event in two malformed halves.
+    Splitting on ASCII bytes also never cuts a UTF-8 sequence.
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._skip_lf = False  # the last feed ended in CR; an LF opening the next one ends nothing
+
+    def feed(self, data: bytes) -> list[str]:
+        if not data:
+            return []
+        if self._skip_lf and data[:1] == b"\n":
+            data = data[1:]
+        self._skip_lf = False
+        buf = self._buf + data
+        lines: list[str] = []
+        start = 0
+        for m in _EOL.finditer(buf):
+            lines.append(buf[start : m.start()].decode("utf-8", "replace"))
+            start = m.end()
+        self._buf = buf[start:]
+        if buf.endswith(b"\r"):
+            self._skip_lf = True
+        return lines
+
+    def close(self) -> list[str]:
+        rest, self._buf = self._buf, b""
+        return [rest.decode("utf-8", "replace")] if rest else []
 
 
 def parse_lines(lines: Iterable[str]) -> list[Event]:

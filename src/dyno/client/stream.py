@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from dyno.client.records import Chunk, ChunkKind, GenRequest, RequestRecord
-from dyno.client.sse import Data, Done, Malformed, SSEParser
+from dyno.client.sse import Data, Done, LineSplitter, Malformed, SSEParser
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,17 @@ class _StreamState:
         if isinstance(ev, Malformed):
             self.malformed.append(f"{ev.reason}: {ev.raw[:80]!r}")
             return
-        p = ev.payload
         if self.t_first_chunk is None:
             self.t_first_chunk = t
+        try:
+            self._take_payload(ev.payload, t)
+        except (AttributeError, TypeError, ValueError, KeyError) as e:
+            # Valid JSON of an unexpected shape (`"choices": 5`, a string delta): count it
+            # against the request like a bad line; generate() must never raise on server input.
+            shape = f"unexpected chunk shape ({type(e).__name__}: {e})"
+            self.malformed.append(f"{shape}: {str(ev.payload)[:80]!r}")
+
+    def _take_payload(self, p: dict[str, Any], t: int) -> None:
         if "error" in p and not p.get("choices"):
             err = p["error"]
             self.stream_error = str(err.get("message", err) if isinstance(err, dict) else err)[:500]
@@ -156,9 +164,13 @@ class StreamClient:
         self, req: GenRequest, *, scenario: str, label: str = "", seq: int = 0
     ) -> RequestRecord:
         rec = await self._generate_once(req, scenario, label, seq)
+        # Ask what this request was sent with, not the shared flag: under concurrency the
+        # first rejected request clears the flag before the others' 400s come back, and
+        # those must retry too.
+        sent_opts = rec.params.get("stream_options") or {}
         if (
             rec.http_status == 400
-            and self._continuous_usage
+            and sent_opts.get("continuous_usage_stats")
             and "continuous_usage_stats" in (rec.error_message or "")
         ):
             # Not vLLM (or an old one): go on without per-chunk token counts.
@@ -176,22 +188,31 @@ class StreamClient:
         base: dict[str, Any] = {"scenario": scenario, "label": label, "seq": seq, "params": params}
         t_sent = _now()
         t_headers: int | None = None
+        headers: dict[str, str] = {}
         status: int | None = None
         error: tuple[str, str] | None = None
         try:
             async with self._http.stream("POST", path, json=body) as resp:
                 t_headers = _now()
                 status = resp.status_code
+                # Kept for "who answered?" checks; credentials never leave here.
+                headers = {k.lower(): v for k, v in resp.headers.items()
+                           if k.lower() not in ("authorization", "set-cookie", "www-authenticate")}
                 if status >= 400:
                     excerpt = (await resp.aread()).decode("utf-8", "replace")[:1000]
                     error = (f"http_{status // 100}xx", excerpt)
                 else:
                     parser = SSEParser()
-                    async for line in resp.aiter_lines():
+                    lines = LineSplitter()  # not resp.aiter_lines(): see LineSplitter for why
+                    async for data in resp.aiter_bytes():
                         t = _now()
+                        for line in lines.feed(data):
+                            for ev in parser.feed(line):
+                                st.on_event(ev, t)
+                    t = _now()
+                    for line in lines.close():
                         for ev in parser.feed(line):
                             st.on_event(ev, t)
-                    t = _now()
                     for ev in parser.close():
                         st.on_event(ev, t)
         except httpx.TimeoutException as e:
@@ -230,4 +251,5 @@ class StreamClient:
             error_kind=error[0] if error else None,
             error_message=error[1] if error else None,
             malformed_events=len(st.malformed),
+            response_headers=headers,
         )

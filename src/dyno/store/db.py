@@ -195,8 +195,8 @@ class Store:
             "INSERT INTO requests (run_id, scenario, label, seq, params, t_sent_ns, t_headers_ns,"
             " t_first_chunk_ns, t_first_content_ns, t_end_ns, chunks, prompt_tokens, output_tokens,"
             " reasoning_tokens, output_text, reasoning_text, tool_calls, finish_reason, response_model,"
-            " http_status, error_kind, error_message, malformed_events)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " http_status, error_kind, error_message, malformed_events, response_headers)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 r.scenario,
@@ -221,6 +221,7 @@ class Store:
                 r.error_kind,
                 r.error_message,
                 r.malformed_events,
+                _j(r.response_headers),
             ),
         )
         assert cur.lastrowid is not None
@@ -322,6 +323,7 @@ class Store:
                     error_kind=d["error_kind"],
                     error_message=d["error_message"],
                     malformed_events=d["malformed_events"],
+                    response_headers=_uj(d["response_headers"]) or {},
                 )
             )
         return out

@@ -105,7 +105,12 @@ def m002_scenarios_and_scrapes(db: sqlite3.Connection) -> None:
     )
 
 
+def m003_response_headers(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE requests ADD COLUMN response_headers TEXT")  # JSON, credentials excluded
+
+
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
     ("m002_scenarios_and_scrapes", m002_scenarios_and_scrapes),
+    ("m003_response_headers", m003_response_headers),
 ]

@@ -1,0 +1,1 @@
+"""Live checks of an endpoint for the traps in the field notes (`dyno check`)."""

@@ -1,0 +1,349 @@
+"""`dyno check`: probe a live endpoint for the traps, store the verdicts as a run (kind `check`).
+
+Every request a check sends is stored raw (scenario = the check's id), and
+every verdict is stored as a scenario row (status, evidence, fix, facts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import psutil
+
+from dyno import provenance
+from dyno.bench.runner import BenchSink, resolve_target
+from dyno.bench.scenarios.features import suggest_tool_parser
+from dyno.client import ClientConfig, Endpoint, GenRequest, RequestRecord, StreamClient
+from dyno.engine import supervisor
+from dyno.errors import EndpointError, UsageError
+from dyno.metrics import Scrape, counter_delta, parse
+from dyno.metrics.vllm import GENERATION_TOKENS, spec_decode_delta
+from dyno.probe.judge import (
+    CanaryPair,
+    CheckResult,
+    Status,
+    identity_headers,
+    judge_chat,
+    judge_exposure,
+    judge_identity,
+    judge_reasoning,
+    judge_spec,
+    judge_streaming,
+    judge_tools,
+)
+from dyno.settings import Settings
+from dyno.workloads.prompts import CODE_PROMPTS, TOOL_TASK, WEATHER_TOOL
+
+CHAT_PROMPT = "Reply with one short sentence: what colour is the sky on a clear day?"
+REASONING_PROMPT = "What is 17 times 23? Think it through step by step, then give the answer."
+CANARIES = (
+    ("capital", "What is the capital of Italy? Answer with one word.", 8),
+    ("count", "Count from one to five in words.", 24),
+    ("code", "Write a Python one-liner that reverses a string s.", 32),
+)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    url: str | None = None
+    model: str | None = None
+    via: str | None = None
+    expect_tools: bool = False
+    expect_reasoning: bool = False
+    expect_spec: bool = False
+    api_key_env: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    run_id: int
+    url: str
+    model: str | None
+    engine_version: str | None
+    results: list[CheckResult]
+
+    @property
+    def failed(self) -> bool:
+        return any(r.status == "fail" for r in self.results)
+
+
+class _Probe:
+    """Sends the checks' requests; stores each as it finishes."""
+
+    def __init__(self, sink: BenchSink, run_id: int, client: StreamClient, ep: Endpoint, model: str) -> None:
+        self.sink, self.run_id, self.client, self.ep, self.model = sink, run_id, client, ep, model
+
+    def chat(self, text: str, max_tokens: int, **kw: Any) -> GenRequest:
+        return GenRequest(
+            self.model,
+            ({"role": "user", "content": text},),
+            max_tokens=max_tokens,
+            temperature=0.0,
+            seed=0,
+            **kw,
+        )
+
+    def complete(self, text: str, max_tokens: int) -> GenRequest:
+        return GenRequest(
+            self.model, prompt=text, endpoint="completions", max_tokens=max_tokens, temperature=0.0, seed=0
+        )
+
+    async def send(
+        self, req: GenRequest, check: str, label: str = "", *, client: StreamClient | None = None
+    ) -> RequestRecord:
+        rec = await (client or self.client).generate(req, scenario=check, label=label)
+        self.sink.add_request(self.run_id, rec)
+        return rec
+
+    async def scrape(self) -> Scrape | None:
+        text = await asyncio.to_thread(self.ep.metrics_text)
+        return None if text is None else parse(text, time.perf_counter_ns())
+
+
+def _listening_addresses(port: int) -> list[str]:
+    with contextlib.suppress(psutil.Error, OSError):
+        return sorted(
+            {
+                c.laddr.ip
+                for c in psutil.net_connections(kind="inet")
+                if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
+            }
+        )
+    return []
+
+
+def _auth_required(url: str) -> bool | None:
+    try:
+        r = httpx.get(f"{url}/v1/models", timeout=5)
+    except httpx.HTTPError:
+        return None
+    return r.status_code in (401, 403)
+
+
+def run_check(
+    settings: Settings, sink: BenchSink, opts: CheckOptions, step: Callable[[str], None] = lambda _m: None
+) -> CheckReport:
+    api_key = os.environ.get(opts.api_key_env) if opts.api_key_env else None
+    if opts.api_key_env and not api_key:
+        raise UsageError(f"--api-key-env {opts.api_key_env}: that environment variable is not set")
+    target = resolve_target(settings, opts.url, step=step, on_engine_progress=None)
+    try:
+        return _check(sink, opts, target.url, api_key, target.state.recipe if target.state else None, step)
+    finally:
+        if target.launched_here:
+            supervisor.stop(settings)
+
+
+def _reachable(ep: Endpoint, model: str | None) -> tuple[CheckResult, str | None, str | None, Any]:
+    health = ep.healthy()
+    try:
+        served = ep.models()
+    except EndpointError as e:
+        return (
+            CheckResult(
+                "reachable",
+                "reachable",
+                "fail",
+                f"/health {'ok' if health else 'failing'}; {e}",
+                "is the server up? (`dyno status`, `dyno logs`)",
+            ),
+            None,
+            None,
+            None,
+        )
+    version = ep.version()
+    ids = [m.id for m in served]
+    if model is None and len(ids) == 1:
+        model = ids[0]
+    chosen = next((m for m in served if m.id == model), None)
+    if chosen is None:
+        return (
+            CheckResult(
+                "reachable",
+                "reachable",
+                "fail",
+                f"serves {ids}; {model!r} is not among them",
+                "pass --model with one of the served names",
+            ),
+            None,
+            version,
+            served,
+        )
+    ev = (
+        f"/health {'200' if health else 'failing'}; /version {version or 'absent'}; "
+        f"/v1/models lists {chosen.id!r}, max_model_len {chosen.max_model_len}"
+    )
+    status: Status = "pass" if health else "warn"
+    return (
+        CheckResult(
+            "reachable",
+            "reachable",
+            status,
+            ev,
+            facts={"engine_version": version, "max_model_len": chosen.max_model_len},
+        ),
+        model,
+        version,
+        served,
+    )
+
+
+def _check(
+    sink: BenchSink,
+    opts: CheckOptions,
+    url: str,
+    api_key: str | None,
+    recipe: dict[str, Any] | None,
+    step: Callable[[str], None],
+) -> CheckReport:
+    with Endpoint(url, api_key=api_key) as ep:
+        first, model, version, served = _reachable(ep, opts.model)
+        run_id = sink.start_run(
+            kind="check",
+            endpoint=url,
+            engine="vllm" if version else None,
+            engine_version=version,
+            model=model,
+            launch_config={"recipe": recipe} if recipe else None,
+            hardware=provenance.hardware() | {"software": provenance.software()},
+            method={
+                "via": opts.via,
+                "expect_tools": opts.expect_tools,
+                "expect_reasoning": opts.expect_reasoning,
+                "expect_spec": opts.expect_spec,
+            },
+            server_info={"version": version, "models": [m.__dict__ for m in served or []]},
+        )
+        results = [first]
+        if model is not None:
+            results += asyncio.run(_live_checks(sink, run_id, opts, url, api_key, ep, model, step))
+    for r in results:
+        sid = sink.start_scenario(run_id, r.id, {"title": r.title})
+        sink.finish_scenario(sid, r.status, [r.evidence, *([r.fix] if r.fix else [])], r.facts)
+    sink.finish_run(run_id, "complete")
+    return CheckReport(run_id, url, model, version, results)
+
+
+async def _live_checks(
+    sink: BenchSink,
+    run_id: int,
+    opts: CheckOptions,
+    url: str,
+    api_key: str | None,
+    ep: Endpoint,
+    model: str,
+    step: Callable[[str], None],
+) -> list[CheckResult]:
+    # include_usage only (no vLLM extensions): check what a plain OpenAI client gets.
+    cfg = ClientConfig(continuous_usage=False, read_timeout_s=120)
+    out: list[CheckResult] = []
+    async with StreamClient(url, api_key=api_key, config=cfg) as client:
+        p = _Probe(sink, run_id, client, ep, model)
+        step("chat")
+        chat = judge_chat(await p.send(p.chat(CHAT_PROMPT, 32), "chat"))
+        out.append(chat)
+        # A base model cannot chat: the checks below that only need tokens use
+        # /v1/completions instead, so they still say something about the server.
+        base = bool(chat.facts.get("base_model"))
+
+        def ask(text: str, n: int) -> GenRequest:
+            return p.complete(text, n) if base else p.chat(text, n)
+
+        step("tool calling")
+        auto = await p.send(p.chat(TOOL_TASK, 96, tools=(WEATHER_TOOL,), tool_choice="auto"), "tools", "auto")
+        required = named = None
+        if auto.ok:
+            required = await p.send(
+                p.chat(TOOL_TASK, 96, tools=(WEATHER_TOOL,), tool_choice="required"), "tools", "required"
+            )
+            pick = {"type": "function", "function": {"name": "get_weather"}}
+            named = await p.send(
+                p.chat(TOOL_TASK, 96, tools=(WEATHER_TOOL,), tool_choice=pick), "tools", "named"
+            )
+        out.append(
+            judge_tools(
+                auto,
+                required,
+                named,
+                WEATHER_TOOL,
+                expect=opts.expect_tools,
+                parser_hint=suggest_tool_parser(model),
+            )
+        )
+
+        step("reasoning")
+        if base:
+            out.append(
+                CheckResult(
+                    "reasoning",
+                    "reasoning",
+                    "fail" if opts.expect_reasoning else "skipped",
+                    "not checked: a base model has no chat turn to reason in",
+                )
+            )
+        else:
+            out.append(
+                judge_reasoning(
+                    await p.send(p.chat(REASONING_PROMPT, 128), "reasoning"), expect=opts.expect_reasoning
+                )
+            )
+
+        step("speculative decoding")
+        before = await p.scrape()
+        await p.send(ask(CODE_PROMPTS[0], 64), "spec")
+        after = await p.scrape()
+        out.append(
+            judge_spec(
+                spec_decode_delta(before, after) if before and after else None, expect=opts.expect_spec
+            )
+        )
+
+        step("streaming usage")
+        before = await p.scrape()
+        rec = await p.send(ask("Name three colours.", 24), "streaming")
+        after = await p.scrape()
+        delta = counter_delta(before, after, GENERATION_TOKENS) if before and after else None
+        out.append(judge_streaming(rec, delta))
+
+        if opts.via:
+            step(f"served identity through {opts.via}")
+            out.append(await _identity(p, opts.via.rstrip("/").removesuffix("/v1"), api_key, cfg))
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    # Which addresses it listens on can only be seen when it runs on this machine.
+    bound = _listening_addresses(parts.port or 80) if _is_this_machine(host) else []
+    out.append(judge_exposure(host, bound, await asyncio.to_thread(_auth_required, url)))
+    return out
+
+
+def _is_this_machine(host: str) -> bool:
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return True
+    with contextlib.suppress(psutil.Error, OSError):
+        return host in {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
+    return False
+
+
+async def _identity(p: _Probe, via: str, api_key: str | None, cfg: ClientConfig) -> CheckResult:
+    pairs = []
+    async with StreamClient(via, api_key=api_key, config=cfg) as routed:
+        reqs = [(name, p.chat(text, n)) for name, text, n in CANARIES]
+        # The trap this check exists for: a 4xx (here: tools not enabled) that a
+        # router answers from another model instead of passing it on.
+        reqs.append(("tools-auto", p.chat(TOOL_TASK, 48, tools=(WEATHER_TOOL,), tool_choice="auto")))
+        for name, req in reqs:
+            direct = await p.send(req, "identity", f"direct:{name}")
+            via_rec = await p.send(req, "identity", f"via:{name}", client=routed)
+            pairs.append(CanaryPair(name, direct, via_rec))
+    d_headers = identity_headers(pairs[0].direct.response_headers)
+    r_headers = identity_headers(pairs[0].routed.response_headers)
+    return judge_identity(pairs, d_headers, r_headers)
