@@ -25,6 +25,11 @@ class ClientConfig:
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 300.0  # between two bytes; long prefills stay silent for a while
     max_connections: int = 64
+    # httpcore's pool (1.0.x) does work per request that grows with the number of
+    # queued requests and connections; at 64 streams on two cores requests left
+    # the client 0.4-0.7 s late and that time landed in TTFT (encode/httpcore#1035;
+    # benchmarks/client_accuracy.py). Several small pools keep each one short.
+    connections_per_pool: int = 8
     continuous_usage: bool = True
 
 
@@ -135,16 +140,19 @@ class StreamClient:
     ) -> None:
         self.config = config or ClientConfig()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=self.config.max_connections,
-                max_keepalive_connections=self.config.max_connections,
-            ),
-            transport=transport,
-        )
+        per_pool = max(1, min(self.config.connections_per_pool, self.config.max_connections))
+        n_pools = -(-self.config.max_connections // per_pool)
+        self._pools = [
+            httpx.AsyncClient(
+                base_url=base_url.rstrip("/"),
+                headers=headers,
+                timeout=httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s),
+                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+                transport=transport,
+            )
+            for _ in range(n_pools)
+        ]
+        self._in_flight = [0] * n_pools
         self._continuous_usage = self.config.continuous_usage
 
     @property
@@ -158,7 +166,8 @@ class StreamClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for pool in self._pools:
+            await pool.aclose()
 
     async def generate(
         self, req: GenRequest, *, scenario: str, label: str = "", seq: int = 0
@@ -191,13 +200,19 @@ class StreamClient:
         headers: dict[str, str] = {}
         status: int | None = None
         error: tuple[str, str] | None = None
+        # The least busy pool; requests beyond its connections wait in it, as they would in one pool.
+        pool = min(range(len(self._pools)), key=self._in_flight.__getitem__)
+        self._in_flight[pool] += 1
         try:
-            async with self._http.stream("POST", path, json=body) as resp:
+            async with self._pools[pool].stream("POST", path, json=body) as resp:
                 t_headers = _now()
                 status = resp.status_code
                 # Kept for "who answered?" checks; credentials never leave here.
-                headers = {k.lower(): v for k, v in resp.headers.items()
-                           if k.lower() not in ("authorization", "set-cookie", "www-authenticate")}
+                headers = {
+                    k.lower(): v
+                    for k, v in resp.headers.items()
+                    if k.lower() not in ("authorization", "set-cookie", "www-authenticate")
+                }
                 if status >= 400:
                     excerpt = (await resp.aread()).decode("utf-8", "replace")[:1000]
                     error = (f"http_{status // 100}xx", excerpt)
@@ -223,6 +238,8 @@ class StreamClient:
             error = ("stream_broken", f"{type(e).__name__}: {e}")
         except httpx.HTTPError as e:
             error = ("http", f"{type(e).__name__}: {e}")
+        finally:
+            self._in_flight[pool] -= 1
         t_end = _now()
         if error is None:
             if st.stream_error:
