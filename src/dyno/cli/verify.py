@@ -1,0 +1,102 @@
+"""`dyno verify URL --baseline URL2`: did the candidate config change the answers?
+
+Exit codes: 0 when the verdict passes; 1 when the lossless match rate is
+below 80% of prompts or math accuracy is significantly worse on the
+candidate (exact McNemar, p < 0.05, more items only the baseline got right);
+1 also for a run that could not finish (engine would not start, endpoint
+unreachable); 2 for bad input. Tool-call validity is reported, never gating.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from dyno.cli._common import console, err_console, settings
+from dyno.errors import UsageError
+from dyno.report.verify import RENDERERS, build_verify_report, show
+from dyno.store import Store
+from dyno.verify import VerifyOptions, parse_suites, run_verify
+from dyno.verify.runner import DEFAULT_CONCURRENCY
+from dyno.verify.suites import LOSSLESS_MAX_TOKENS
+
+
+class _Bar:
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.task = progress.add_task("starting", total=None)
+
+    def begin(self, total_requests: int) -> None:
+        self.p.update(self.task, total=total_requests)
+
+    def side(self, label: str, what: str) -> None:
+        self.p.update(self.task, description=escape(f"{label}: {what}"))
+
+    def advance(self, n: int) -> None:
+        self.p.advance(self.task, n)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def verify(
+        candidate: str = typer.Argument(..., help="Candidate: endpoint URL or profile name."),
+        baseline: str = typer.Option(..., "--baseline", help="Baseline: endpoint URL or profile name."),
+        suite: str = typer.Option("all", "--suite", help="lossless | math | tools | all (or a comma list)."),
+        limit: int = typer.Option(None, "--limit", min=1, help="Only the first N items of each suite."),
+        max_tokens: int = typer.Option(
+            LOSSLESS_MAX_TOKENS, "--max-tokens", min=1, help="Output tokens per lossless prompt."
+        ),
+        concurrency: int = typer.Option(
+            DEFAULT_CONCURRENCY, "--concurrency", min=1, help="Requests in flight per side."
+        ),
+        model: str = typer.Option(None, "--model", help="Candidate's served model (default: the only one)."),
+        baseline_model: str = typer.Option(
+            None, "--baseline-model", help="Baseline's served model (default: the only one)."
+        ),
+        api_key_env: str = typer.Option(
+            None, "--api-key-env", help="Env var holding an API key for both endpoints (never stored)."
+        ),
+        fmt: str = typer.Option("text", "--format", help="text | json | md | csv"),
+    ) -> None:
+        """Compare a candidate with a baseline: greedy exact match, math accuracy, tool-call validity.
+
+        Exits 1 when the lossless match rate is under 80% or math is significantly worse on the candidate.
+        """
+        if fmt not in ("text", *RENDERERS):
+            raise UsageError(f"--format must be text, json, md or csv, not {fmt!r}")
+        options = VerifyOptions(parse_suites(suite), limit, max_tokens, concurrency, api_key_env)
+        s = settings()
+        with Store(s.db_path) as store:
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+            try:
+                with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as progress:
+                    result = run_verify(
+                        s,
+                        store,
+                        candidate,
+                        baseline,
+                        candidate_model=model,
+                        baseline_model=baseline_model,
+                        options=options,
+                        progress=_Bar(progress),
+                        step=lambda m: progress.console.print(escape(m), highlight=False),
+                        on_engine_progress=lambda el, _line: progress.update(
+                            progress.task_ids[0], description=f"starting vLLM ... {el:.0f} s"
+                        ),
+                    )
+            except KeyboardInterrupt:
+                rid = store.latest_run_id()
+                err_console.print(f"[yellow]interrupted[/]: run {rid} is stored as partial with what it got")
+                raise typer.Exit(130) from None
+            report = build_verify_report(store, result.run_id)
+        show(report, fmt, console)
+        err_console.print(f"stored as run {result.run_id}; `dyno report {result.run_id}` renders it again")
+        raise typer.Exit(report.verdict.exit_code)
