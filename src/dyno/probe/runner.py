@@ -223,12 +223,16 @@ def _check(
             server_info={"version": version, "models": [m.__dict__ for m in served or []]},
         )
         results = [first]
-        if model is not None:
-            results += asyncio.run(_live_checks(sink, run_id, opts, url, api_key, ep, model, step))
-    for r in results:
-        sid = sink.start_scenario(run_id, r.id, {"title": r.title})
-        sink.finish_scenario(sid, r.status, [r.evidence, *([r.fix] if r.fix else [])], r.facts)
-    sink.finish_run(run_id, "complete")
+        status = "partial"  # until every check has run: a crash or Ctrl-C keeps what was decided
+        try:
+            if model is not None:
+                asyncio.run(_live_checks(sink, run_id, opts, url, api_key, ep, model, step, results))
+            status = "complete"
+        finally:
+            for r in results:
+                sid = sink.start_scenario(run_id, r.id, {"title": r.title})
+                sink.finish_scenario(sid, r.status, [r.evidence, *([r.fix] if r.fix else [])], r.facts)
+            sink.finish_run(run_id, status)
     return CheckReport(run_id, url, model, version, results)
 
 
@@ -241,10 +245,11 @@ async def _live_checks(
     ep: Endpoint,
     model: str,
     step: Callable[[str], None],
-) -> list[CheckResult]:
+    out: list[CheckResult],
+) -> None:
+    """Appends each verdict to `out` as soon as it is reached."""
     # include_usage only (no vLLM extensions): check what a plain OpenAI client gets.
     cfg = ClientConfig(continuous_usage=False, read_timeout_s=120)
-    out: list[CheckResult] = []
     async with StreamClient(url, api_key=api_key, config=cfg) as client:
         p = _Probe(sink, run_id, client, ep, model)
         step("chat")
@@ -322,7 +327,6 @@ async def _live_checks(
     # Which addresses it listens on can only be seen when it runs on this machine.
     bound = _listening_addresses(parts.port or 80) if _is_this_machine(host) else []
     out.append(judge_exposure(host, bound, await asyncio.to_thread(_auth_required, url)))
-    return out
 
 
 def _is_this_machine(host: str) -> bool:
