@@ -16,11 +16,13 @@ from typing import Any, Protocol
 from dyno import provenance
 from dyno.bench import derive
 from dyno.bench.stats import Summary, summarize
+from dyno.catalog import get_hardware
 from dyno.client import Endpoint, GenRequest, RequestRecord, StreamClient
 from dyno.engine import profiles, supervisor
 from dyno.engine.state import EngineState, liveness, read_state
 from dyno.errors import EndpointError, EngineError
 from dyno.metrics import counter_delta, parse
+from dyno.plan import served_model_ceiling_tok_s
 from dyno.settings import Settings
 
 DECODE_TOKENS = 256
@@ -93,6 +95,22 @@ class DemoResult:
     ready_s: float | None  # None when an engine was already up
     elapsed_s: float
     kept_up: bool
+    decode_ceiling_tok_s: float | None = None  # the physics ceiling for the decode figure (CPU only)
+
+
+def cpu_decode_ceiling(settings: Settings, model: str, records: list[RequestRecord]) -> float | None:
+    """The single-stream roofline for the decode measurement, on a machine without a GPU.
+
+    vLLM's CPU backend runs the model on one core; the `cpu` catalog entry
+    measures one core's streaming bandwidth, so the two compare like for like.
+    """
+    if provenance.hardware().get("gpus"):
+        return None
+    decode = [r for r in records if r.scenario == "decode" and r.ok]
+    if not decode:
+        return None
+    context = sum((r.prompt_tokens or 0) + (r.output_tokens or 0) // 2 for r in decode) // len(decode)
+    return served_model_ceiling_tok_s(get_hardware("cpu", cpu_cache=settings.cache_dir), model, context)
 
 
 METHOD = {

@@ -36,6 +36,13 @@ def render(res: DemoResult) -> Table:
         _pm(f.decode_tok_s),
         f"{DECODE_REPEATS}× {DECODE_TOKENS} tokens, mean ± std, prefill excluded",
     )
+    ceiling = res.decode_ceiling_tok_s
+    if ceiling is not None and f.decode_tok_s is not None:
+        t.add_row(
+            "decode roofline, 1 stream",
+            f"{ceiling:.0f}",
+            f"plan: one core's bandwidth / bytes per token; measured is {f.decode_tok_s.mean / ceiling:.0%}",
+        )
     t.add_row("TTFT ms, 1 stream", _pm(f.ttft_ms, 0), "sent -> first content chunk")
     agg = f.concurrent_aggregate_tok_s
     t.add_row(

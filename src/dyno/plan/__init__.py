@@ -14,6 +14,7 @@ from dyno.plan.roofline import (
     decode_ceiling_tok_s,
     fit,
     prefill_estimate_s,
+    served_model_ceiling_tok_s,
 )
 from dyno.plan.spec import (
     SPEC_METHODS,
@@ -50,6 +51,7 @@ __all__ = [
     "make_plan",
     "param_counts",
     "prefill_estimate_s",
+    "served_model_ceiling_tok_s",
     "spec_curve",
     "spec_point",
     "step_weight_bytes",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dyno.catalog import find_model, get_quant
 from dyno.catalog.types import Hardware, Model, QuantFormat, Variant
 from dyno.plan.kv import KvDtype, kv_cache_bytes, kv_read_bytes
 from dyno.plan.weights import GB, param_counts, step_weight_bytes, weights_bytes
@@ -190,3 +191,20 @@ def max_context_that_fits(model: Model, free_gb: float, kv_dtype: KvDtype) -> in
         else:
             hi = mid - 1
     return lo
+
+
+def served_model_ceiling_tok_s(hardware: Hardware, model_ref: str, context_tokens: int) -> float | None:
+    """The single-stream decode ceiling for a served model name, or None when the catalog does not know it.
+
+    For printing next to a measured decode figure ("bandwidth achieved"); the
+    variant is the checkpoint's when its name says, else the model's first.
+    """
+    found = find_model(model_ref)
+    if found is None:
+        return None
+    model, variant = found
+    variant = variant or (model.variants[0] if model.variants else None)
+    if variant is None:
+        return None
+    tb = bytes_per_token(model, variant, get_quant(variant.quant), context_tokens=context_tokens)
+    return decode_ceiling_tok_s(hardware, tb.total)
