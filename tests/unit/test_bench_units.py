@@ -10,7 +10,8 @@ from dyno.bench import suites
 from dyno.bench.scenario import ResultRow
 from dyno.bench.scenarios import TTFT, Concurrency, Decode
 from dyno.bench.scenarios.cache import verdict
-from dyno.bench.scenarios.features import error_message, suggest_tool_parser, tools_not_enabled
+from dyno.bench.scenarios.features import suggest_tool_parser, tools_not_enabled
+from dyno.client import server_message
 from dyno.errors import UsageError
 from dyno.workloads.synthetic import EstimateTokenizer, exact_prompt
 
@@ -81,7 +82,7 @@ def test_tool_400_is_recognised_from_vllms_message() -> None:
     assert tools_not_enabled(400, body)
     assert not tools_not_enabled(400, '{"error":{"message":"max_tokens is too large"}}')
     assert not tools_not_enabled(500, body)
-    assert error_message(body).startswith('"auto" tool choice requires')
-    assert error_message("plain text") == "plain text"
+    assert server_message(body).startswith('"auto" tool choice requires')
+    assert server_message("plain text") == "plain text"
     assert suggest_tool_parser("google/gemma-4-26B-A4B-it") == "gemma4"
     assert suggest_tool_parser("smollm2-135m-instruct") == "hermes"

@@ -9,6 +9,15 @@ from dataclasses import dataclass
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.status import Status
 
 from dyno.engine.supervisor import ProgressFn
@@ -63,3 +72,44 @@ class StepDisplay:
 def steps(first: str) -> Iterator[StepDisplay]:
     with console.status(escape(first) + " ...") as status:
         yield StepDisplay(status, time.monotonic())
+
+
+class RequestBar:
+    """A progress bar over a run's planned requests, with ETA (bench's and verify's progress hooks)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.task = progress.add_task("starting", total=None)
+
+    def begin(self, total_requests: int) -> None:
+        self.p.update(self.task, total=total_requests)
+
+    def scenario(self, name: str) -> None:
+        self.p.update(self.task, description=escape(name))
+
+    def side(self, label: str, what: str) -> None:
+        self.p.update(self.task, description=escape(f"{label}: {what}"))
+
+    def advance(self, n: int) -> None:
+        self.p.advance(self.task, n)
+
+    def step(self, message: str) -> None:
+        self.p.console.print(escape(message), highlight=False)
+
+    def engine_progress(self, elapsed_s: float, _last_line: str) -> None:
+        self.p.update(self.task, description=f"starting vLLM ... {elapsed_s:.0f} s")
+
+
+@contextmanager
+def request_progress() -> Iterator[RequestBar]:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as progress:
+        yield RequestBar(progress)

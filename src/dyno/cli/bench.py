@@ -4,39 +4,15 @@ from __future__ import annotations
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
-from dyno.cli._common import console, err_console, settings
+from dyno.cli._common import console, err_console, request_progress, settings
 from dyno.errors import UsageError
 from dyno.report import Report, build_report, pivot
 from dyno.report.render import RENDERERS, config_summary
 from dyno.store import Store
-
-
-class _Bar:
-    def __init__(self, progress: Progress) -> None:
-        self.p = progress
-        self.task = progress.add_task("starting", total=None)
-
-    def begin(self, total_requests: int) -> None:
-        self.p.update(self.task, total=total_requests)
-
-    def scenario(self, name: str) -> None:
-        self.p.update(self.task, description=name)
-
-    def advance(self, n: int) -> None:
-        self.p.advance(self.task, n)
 
 
 def print_report(report: Report) -> None:
@@ -91,17 +67,8 @@ def register(app: typer.Typer) -> None:
         scenarios = suites.select(suite, scenario or None, repeat, _levels(concurrency))
         s = settings()
         with Store(s.db_path) as store:
-            columns = (
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
-            )
             try:
-                with Progress(*columns, console=err_console, transient=True) as progress:
+                with request_progress() as bar:
                     result = run_bench(
                         s,
                         store,
@@ -111,11 +78,9 @@ def register(app: typer.Typer) -> None:
                         api_key_env=api_key_env,
                         suite=suite,
                         keep=keep,
-                        progress=_Bar(progress),
-                        step=lambda m: err_console.print(escape(m)),
-                        on_engine_progress=lambda el, line: progress.console.print(
-                            f"starting vLLM ... {el:.0f} s", end="\r"
-                        ),
+                        progress=bar,
+                        step=bar.step,
+                        on_engine_progress=bar.engine_progress,
                     )
             except KeyboardInterrupt:
                 rid = store.latest_run_id()

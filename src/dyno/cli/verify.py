@@ -10,38 +10,14 @@ unreachable); 2 for bad input. Tool-call validity is reported, never gating.
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from dyno.cli._common import console, err_console, settings
+from dyno.cli._common import console, err_console, request_progress, settings
 from dyno.errors import UsageError
 from dyno.report.verify import RENDERERS, build_verify_report, show
 from dyno.store import Store
 from dyno.verify import VerifyOptions, parse_suites, run_verify
 from dyno.verify.runner import DEFAULT_CONCURRENCY
 from dyno.verify.suites import LOSSLESS_MAX_TOKENS
-
-
-class _Bar:
-    def __init__(self, progress: Progress) -> None:
-        self.p = progress
-        self.task = progress.add_task("starting", total=None)
-
-    def begin(self, total_requests: int) -> None:
-        self.p.update(self.task, total=total_requests)
-
-    def side(self, label: str, what: str) -> None:
-        self.p.update(self.task, description=escape(f"{label}: {what}"))
-
-    def advance(self, n: int) -> None:
-        self.p.advance(self.task, n)
 
 
 def register(app: typer.Typer) -> None:
@@ -75,9 +51,8 @@ def register(app: typer.Typer) -> None:
         options = VerifyOptions(parse_suites(suite), limit, max_tokens, concurrency, api_key_env)
         s = settings()
         with Store(s.db_path) as store:
-            columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
             try:
-                with Progress(*columns, TimeElapsedColumn(), console=err_console, transient=True) as progress:
+                with request_progress() as bar:
                     result = run_verify(
                         s,
                         store,
@@ -86,11 +61,9 @@ def register(app: typer.Typer) -> None:
                         candidate_model=model,
                         baseline_model=baseline_model,
                         options=options,
-                        progress=_Bar(progress),
-                        step=lambda m: progress.console.print(escape(m), highlight=False),
-                        on_engine_progress=lambda el, _line: progress.update(
-                            progress.task_ids[0], description=f"starting vLLM ... {el:.0f} s"
-                        ),
+                        progress=bar,
+                        step=bar.step,
+                        on_engine_progress=bar.engine_progress,
                     )
             except KeyboardInterrupt:
                 rid = store.latest_run_id()

@@ -1,7 +1,7 @@
 """OpenAI-compatible client: streaming generation with raw timestamps, endpoint probes."""
 
 from dyno.client.endpoint import Endpoint, ServedModel
-from dyno.client.records import Chunk, GenRequest, RequestRecord
+from dyno.client.records import Chunk, GenRequest, RequestRecord, server_message
 from dyno.client.stream import ClientConfig, StreamClient
 
 __all__ = [
@@ -12,4 +12,5 @@ __all__ = [
     "RequestRecord",
     "ServedModel",
     "StreamClient",
+    "server_message",
 ]

@@ -7,11 +7,24 @@ stores one (wall clock, perf counter) pair to anchor them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Endpoint = Literal["chat", "completions"]
 ChunkKind = Literal["content", "reasoning", "tool", "empty"]
+
+
+def server_message(body: str | None, limit: int = 300) -> str:
+    """The `message` of an OpenAI-style error body (`{"error": {"message": ...}}`), else the body itself."""
+    try:
+        doc = json.loads(body or "")
+    except json.JSONDecodeError:
+        return (body or "")[:limit]
+    err = doc.get("error", doc) if isinstance(doc, dict) else doc
+    if isinstance(err, dict) and isinstance(err.get("message"), str):
+        return str(err["message"])[:limit]
+    return (body or "")[:limit]
 
 
 @dataclass(frozen=True)

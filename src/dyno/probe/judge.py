@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dyno.client import RequestRecord
+from dyno.client import RequestRecord, server_message
 from dyno.metrics.vllm import SpecDecodeDelta
 
 Status = Literal["pass", "warn", "fail", "skipped"]
@@ -46,16 +46,7 @@ class CheckResult:
 
 
 def _msg(r: RequestRecord) -> str:
-    """The server's error message out of an OpenAI-style body, else the body."""
-    body = r.error_message or ""
-    try:
-        doc = json.loads(body)
-    except json.JSONDecodeError:
-        return body[:300]
-    err = doc.get("error", doc) if isinstance(doc, dict) else doc
-    if isinstance(err, dict) and isinstance(err.get("message"), str):
-        return str(err["message"])[:300]
-    return body[:300]
+    return server_message(r.error_message)
 
 
 def degenerate(text: str) -> str | None:

@@ -16,6 +16,7 @@ from dyno.bench.scenario import (
     keep,
 )
 from dyno.bench.stats import summarize
+from dyno.client import server_message
 from dyno.metrics.vllm import spec_decode_delta
 from dyno.workloads.prompts import CONTENT_TYPES, TIME_TOOL, TOOL_TASK, WEATHER_TOOL
 
@@ -43,18 +44,6 @@ def tools_not_enabled(status: int | None, body: str | None) -> bool:
     return status == 400 and any(k in (body or "") for k in TOOL_400_MARKERS)
 
 
-def error_message(body: str | None) -> str:
-    """The `message` of an OpenAI-style error body, or the body itself."""
-    try:
-        doc = json.loads(body or "")
-    except json.JSONDecodeError:
-        return body or ""
-    err = doc.get("error", doc) if isinstance(doc, dict) else doc
-    if isinstance(err, dict) and isinstance(err.get("message"), str):
-        return str(err["message"])
-    return body or ""
-
-
 @dataclass(frozen=True)
 class ToolCall:
     """The same task with and without a tools array (`tool_choice: auto`)."""
@@ -80,7 +69,7 @@ class ToolCall:
             )
             if tools_not_enabled(r.http_status, r.error_message):
                 parser = suggest_tool_parser(ctx.model)
-                msg = error_message(r.error_message)
+                msg = server_message(r.error_message, limit=1000)
                 return ScenarioOutcome(
                     status="skipped",
                     notes=(
