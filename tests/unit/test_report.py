@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from dyno.client.records import Chunk, RequestRecord
 from dyno.report import build_report, to_csv, to_json, to_markdown
 from dyno.store import Store
@@ -99,3 +101,14 @@ def test_warmups_are_stored_but_excluded(tmp_path: Path) -> None:
     dec = next(r for r in rep.scenarios[0].rows if r.metric == "decode tok/s")
     assert dec.n == 2
     assert len(st.requests(run)) == 3
+
+
+@pytest.mark.parametrize(("cpu", "noted"), [(0.9, True), (0.3, False)])
+def test_a_saturated_client_is_called_out(tmp_path: Path, cpu: float, noted: bool) -> None:
+    st = Store(tmp_path / "x.db")
+    run = st.start_run(kind="bench", endpoint="http://h:1")
+    sid = st.start_scenario(run, "decode", {})
+    st.add_request(run, rec("10", 0, 10))
+    st.finish_scenario(sid, "complete", [], {"client_cpu_fraction": cpu})
+    notes = build_report(st, run).scenarios[0].notes
+    assert any("of a CPU core" in n for n in notes) is noted

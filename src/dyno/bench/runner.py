@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -249,9 +250,13 @@ async def _run_scenarios(
             notes: list[str] = []
             try:
                 await ctx.scrape(sc.name, "before")
+                cpu0, wall0 = time.process_time(), time.monotonic()
                 result = await sc.run(ctx)
+                # How busy dyno itself was: near a full core, its own lag enters TTFT/ITL.
+                client_cpu = (time.process_time() - cpu0) / max(time.monotonic() - wall0, 1e-9)
                 await ctx.scrape(sc.name, "after")
-                sink.finish_scenario(sid, result.status, list(result.notes), result.facts)
+                facts = result.facts | {"client_cpu_fraction": round(client_cpu, 3)}
+                sink.finish_scenario(sid, result.status, list(result.notes), facts)
                 outcome[sc.name] = result.status
             except ServerGone as e:
                 sink.finish_scenario(sid, "partial", [str(e)], {})

@@ -13,6 +13,8 @@ from dyno.errors import UsageError
 from dyno.metrics import Scrape, parse
 from dyno.store import RunRow, Store
 
+CLIENT_CPU_WARN = 0.7
+
 
 @dataclass(frozen=True)
 class ScenarioReport:
@@ -84,6 +86,12 @@ def build_report(store: Store, run_id: int) -> Report:
         cls = SCENARIOS.get(name)
         summary = cls.summarize(data) if cls is not None else _generic(data)
         all_notes = list(dict.fromkeys([*notes, *summary.notes]))
+        cpu = facts.get("client_cpu_fraction")
+        if isinstance(cpu, float | int) and cpu > CLIENT_CPU_WARN:
+            all_notes.append(
+                f"dyno's client used {cpu:.0%} of a CPU core during this scenario: near saturation its "
+                "own lag enters TTFT and ITL; run fewer streams per dyno process"
+            )
         failed = [r for r in data.requests if not r.ok and r.label != "warmup"]
         if failed and not any("requests failed" in n for n in all_notes):
             kinds = sorted({r.error_kind or "?" for r in failed})
