@@ -135,6 +135,7 @@ def test_demo_end_to_end_is_stored(shared_models: Path, tmp_path: Path) -> None:
     out = dyno(s.home, "demo")
     assert out.returncode == 0, out.stderr + out.stdout[-2000:]
     assert "decode tok/s, 1 stream" in out.stdout and "vLLM 0.32.0" in out.stdout
+    assert "decode roofline, 1 stream" in out.stdout  # the measured figure sits next to its ceiling
     assert read_state(s) is None  # taken down afterwards
     with Store(s.db_path) as store:
         runs = store.list_runs()

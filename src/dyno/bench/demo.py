@@ -245,4 +245,5 @@ def run_demo(
         ready_s,
         time.monotonic() - t0,
         kept_up=not (started_here and not keep),
+        decode_ceiling_tok_s=cpu_decode_ceiling(settings, state.served_name, records),
     )
