@@ -148,9 +148,8 @@ def preflight() -> Path:
     """Called before every launch: apply the safe fix, refuse with the fix for the rest."""
     findings = doctor(fix=True)
     failed = [f for f in findings if not f.ok]
-    if failed:
+    exe = find_vllm()
+    if failed or exe is None:
         lines = [f"- {f.name}: {f.detail}" + (f" (fix: {f.fix})" if f.fix else "") for f in failed]
         raise EngineError("the engine cannot start here:\n" + "\n".join(lines))
-    exe = find_vllm()
-    assert exe is not None  # doctor() reported it otherwise
     return exe

@@ -17,6 +17,7 @@ from dyno.bench.scenario import (
 )
 from dyno.bench.stats import summarize
 from dyno.metrics.vllm import prefix_cache_delta
+from dyno.workloads.synthetic import exact_prompt
 
 COLD_QUESTION = "\n\nQuestion: in one sentence, what is this text about?"
 WARM_QUESTION = "\n\nQuestion: name one place the text mentions."
@@ -41,8 +42,6 @@ class PrefixCache:
         return 2 * self.repeat
 
     async def run(self, ctx: BenchContext) -> ScenarioOutcome:
-        from dyno.workloads.synthetic import exact_prompt
-
         target = min(self.prefix_tokens, int(ctx.max_model_len * 0.6))
         notes = (
             []
