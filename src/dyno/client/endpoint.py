@@ -54,6 +54,13 @@ class Endpoint:
         except httpx.HTTPError:
             return False
 
+    def status_code(self, path: str) -> int | None:
+        """The HTTP status a GET of `path` answers with; None when nothing answers."""
+        try:
+            return self._http.get(path).status_code
+        except httpx.HTTPError:
+            return None
+
     def _get_json(self, path: str) -> Any:
         try:
             r = self._http.get(path)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import psutil
 
 from dyno import provenance
@@ -121,11 +120,10 @@ def _listening_addresses(port: int) -> list[str]:
 
 
 def _auth_required(url: str) -> bool | None:
-    try:
-        r = httpx.get(f"{url}/v1/models", timeout=5)
-    except httpx.HTTPError:
-        return None
-    return r.status_code in (401, 403)
+    """Does the server refuse a request that carries no API key? None when it does not answer."""
+    with Endpoint(url) as anonymous:
+        code = anonymous.status_code("/v1/models")
+    return None if code is None else code in (401, 403)
 
 
 def run_check(
