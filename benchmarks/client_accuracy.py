@@ -126,14 +126,12 @@ def cpu_s() -> float:
 async def measure(url: str, streams: int, waves: int, tokens: int) -> tuple[list[RequestRecord], float]:
     """A warm-up wave (connections, first-use costs), then `waves` waves of `streams` at once."""
     async with StreamClient(url) as client:
-        await asyncio.gather(
-            *(client.generate(request(1, f"w{streams}-{i}"), scenario="warm") for i in range(streams))
-        )
+        await asyncio.gather(*(client.generate(request(1, f"w{streams}-{i}")) for i in range(streams)))
         records: list[RequestRecord] = []
         c0 = cpu_s()
         for w in range(waves):
             wave = [request(tokens, f"m{streams}-{w}-{i}") for i in range(streams)]
-            records += await asyncio.gather(*(client.generate(r, scenario="accuracy") for r in wave))
+            records += await asyncio.gather(*(client.generate(r) for r in wave))
         return records, cpu_s() - c0
 
 

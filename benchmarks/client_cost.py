@@ -113,7 +113,7 @@ async def dyno_client(spec: dict[str, Any]) -> dict[str, Any]:
             ignore_eos=True,
         )
         async with sem:
-            return await client.generate(req, scenario="client_cost", seq=i)
+            return await client.generate(req)
 
     async with StreamClient(spec["url"]) as client:
         records = await asyncio.gather(*(one(client, i) for i in range(spec["requests"])))

@@ -37,9 +37,9 @@ async def measure(url: str, served: str, tokens: int, repeats: int) -> tuple[lis
     rates: list[float] = []
     prompt_tokens = 0
     async with StreamClient(url) as client:
-        await client.generate(GenRequest(served, req.messages, max_tokens=16), scenario="warmup")
+        await client.generate(GenRequest(served, req.messages, max_tokens=16))
         for i in range(repeats):
-            r = await client.generate(req, scenario="decode", seq=i)
+            r = await client.generate(req)
             rate = derive.decode_tok_s(r)
             if not r.ok or rate is None:
                 raise SystemExit(f"request {i} failed: {r.error_kind}: {r.error_message}")

@@ -188,18 +188,18 @@ async def run_dyno(
     how = f"{tok.method}, {sum(p.exact for p in prompts)}/{len(prompts)} exact"
     records = []
     async with StreamClient(url) as client:
-        for i, p in enumerate(prompts):
+        for _i, p in enumerate(prompts):
             req = GenRequest(
                 model, ({"role": "user", "content": p.text},), max_tokens=args.output_len, ignore_eos=True
             )
-            records.append(await client.generate(req, scenario="vs_vllm_bench", seq=i))
+            records.append(await client.generate(req))
     return records, how
 
 
 async def warm_up(url: str, model: str) -> None:
     async with StreamClient(url) as client:
         req = GenRequest(model, ({"role": "user", "content": SHORT_PROMPT},), max_tokens=16)
-        await client.generate(req, scenario="warmup")
+        await client.generate(req)
 
 
 # ---- the table --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -97,3 +98,29 @@ def software() -> dict[str, Any]:
         "transformers": _version("transformers"),
         "httpx": _version("httpx"),
     }
+
+
+def machine() -> dict[str, Any]:
+    """The hardware and software a run was measured on, as stored with it."""
+    return hardware() | {"software": software()}
+
+
+@dataclass(frozen=True)
+class RunProvenance:
+    """Where a run's numbers come from, as the store records it on the run row.
+
+    `key_properties` are what make two runs comparable (llama-bench's idea):
+    model and revision, quant, engine and version, launch flags, hardware;
+    the workload is added by the runner. `ceiling` holds the roofline inputs
+    for the target (hardware, bandwidth, catalog model) when they are known.
+    """
+
+    endpoint: str | None = None
+    engine: str | None = None
+    engine_version: str | None = None
+    model: str | None = None
+    launch_config: dict[str, Any] | None = None
+    hardware: dict[str, Any] | None = None
+    server_info: dict[str, Any] | None = None
+    key_properties: dict[str, Any] | None = None
+    ceiling: dict[str, Any] | None = None

@@ -10,6 +10,7 @@ import pytest
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
+from dyno.engine.target import TargetSpec
 from dyno.report import build_report
 from dyno.store import Store
 from tests.conftest import RunningEngine
@@ -48,14 +49,14 @@ def test_quick_suite_rows_agree_with_metrics(engine: RunningEngine) -> None:
         assert t.metrics_tokens == t.usage_tokens and t.chunk_tokens == t.usage_tokens
     assert report.warnings == []
     rows = {(r.scenario, r.label, r.metric): r for s in report.scenarios for r in s.rows}
-    assert rows[("decode", "128", "decode tok/s")].n == 3
-    assert rows[("concurrency", "4", "aggregate tok/s")].mean is not None
+    assert rows[("decode", "128", "decode_tok_s")].n == 3
+    assert rows[("concurrency", "4", "aggregate_tok_s")].mean is not None
 
 
 def test_spec_decode_measures_acceptance_on_an_ngram_engine(spec_tools_engine: RunningEngine) -> None:
     eng = spec_tools_engine
     with Store(eng.settings.db_path) as store:
-        res = run_bench(eng.settings, store, suites.select("standard", ["spec-decode"]), url=eng.url)
+        res = run_bench(eng.settings, store, suites.select("standard", ["spec-decode"]), TargetSpec(eng.url))
         assert res.status == "complete"
         report = build_report(store, res.run_id)
     spec = report.scenarios[0]
@@ -63,14 +64,14 @@ def test_spec_decode_measures_acceptance_on_an_ngram_engine(spec_tools_engine: R
     assert not any(n.startswith("speculation off") for n in spec.notes)
     accepted_any = False
     for kind in ("code", "prose", "json"):
-        rate = rows[(kind, "acceptance rate")].mean
+        rate = rows[(kind, "acceptance_rate")].mean
         assert rate is not None and 0 <= rate <= 1
-        accepted = rows[(kind, "accepted tokens")].mean or 0
-        per_pos = [rows[(kind, f"accept@{i}")].mean or 0 for i in range(1, 5)]
+        accepted = rows[(kind, "accepted_tokens")].mean or 0
+        per_pos = [rows[(kind, f"accept_at_{i}")].mean or 0 for i in range(1, 5)]
         drafts = rows[(kind, "drafts")].mean or 0
         # per-position acceptance rates x drafts = per-position accepted counts; they sum to the total
         assert sum(p * drafts for p in per_pos) == pytest.approx(accepted)
-        assert rows[(kind, "mean acceptance length")].mean == pytest.approx(1 + accepted / drafts)
+        assert rows[(kind, "mean_acceptance_length")].mean == pytest.approx(1 + accepted / drafts)
         accepted_any = accepted_any or accepted > 0
     assert accepted_any
     assert report.warnings == []

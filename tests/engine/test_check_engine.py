@@ -46,7 +46,7 @@ def test_plain_engine_fails_tool_calling_with_the_400_explained(engine: RunningE
     with Store(engine.settings.db_path) as store:  # stored as a run of kind check, with its requests
         run = store.list_runs(kind="check")[0]
         assert run.engine_version == "0.32.0"
-        assert {s.name for s in store.scenarios(run.id)} >= {"chat", "tools", "spec", "identity"} - {
+        assert {c.check_id for c in store.checks(run.id)} >= {"chat", "tools", "spec", "identity"} - {
             "identity"
         }
         assert any(r.scenario == "tools" and r.http_status == 400 for r in store.requests(run.id))

@@ -130,12 +130,12 @@ def test_killed_engine_is_seen_by_status_and_down_cleans_the_group(
     assert read_state(s) is None
 
 
-def test_demo_end_to_end_is_stored(shared_models: Path, tmp_path: Path) -> None:
+def test_demo_end_to_end_is_stored_and_reported_as_printed(shared_models: Path, tmp_path: Path) -> None:
     s = home_with_models(tmp_path / "home", shared_models)
     out = dyno(s.home, "demo")
     assert out.returncode == 0, out.stderr + out.stdout[-2000:]
-    assert "decode tok/s, 1 stream" in out.stdout and "vLLM 0.32.0" in out.stdout
-    assert "decode roofline, 1 stream" in out.stdout  # the measured figure sits next to its ceiling
+    assert "decode tok/s" in out.stdout and "vllm 0.32.0" in out.stdout
+    assert "of ceiling" in out.stdout and "% of " in out.stdout  # the measured figure next to its ceiling
     assert read_state(s) is None  # taken down afterwards
     with Store(s.db_path) as store:
         runs = store.list_runs()
@@ -144,14 +144,23 @@ def test_demo_end_to_end_is_stored(shared_models: Path, tmp_path: Path) -> None:
         assert (run.kind, run.status, run.engine_version) == ("demo", "complete", "0.32.0")
         assert run.launch_config is not None and "--enforce-eager" in run.launch_config["recipe"]["flags"]
         assert run.hardware is not None and run.hardware["logical_cores"] >= 1
+        assert run.ceiling is not None and run.ceiling["hardware"] == "cpu"
         reqs = store.requests(run.id)
-    by = {sc: [r for r in reqs if r.scenario == sc] for sc in ("sanity", "warmup", "decode", "concurrency")}
+        scrapes = store.scrapes(run.id)
+    by = {
+        key: [r for r in reqs if (r.scenario, r.label) == key]
+        for key in (("sanity", "chat"), ("decode", "warmup"), ("decode", "256"), ("concurrency", "4"))
+    }
     assert [len(by[k]) for k in by] == [1, 1, 3, 4]
     assert all(r.ok for r in reqs)
-    assert by["sanity"][0].output_text.strip()
-    for r in by["decode"] + by["concurrency"]:
+    assert by[("sanity", "chat")][0].output_text.strip()
+    for r in by[("decode", "256")] + by[("concurrency", "4")]:
         assert r.output_tokens == 256  # ignore_eos held the length
         assert r.t_sent_ns < (r.t_first_content_ns or 0) < (r.t_end_ns or 0)
+    assert {x.scenario for x in scrapes} == {"sanity", "decode", "ttft", "concurrency"}  # /metrics stored
+    # What the demo printed is what `dyno report` prints of the stored run.
+    again = dyno(s.home, "report", str(run.id), "--format", "text")
+    assert again.returncode == 0 and again.stdout == out.stdout
     assert "runs" not in dyno(s.home, "runs").stderr
     assert "demo" in dyno(s.home, "runs").stdout
 

@@ -15,6 +15,7 @@ import pytest
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
 from dyno.client.records import RequestRecord
+from dyno.engine.target import TargetSpec
 from dyno.report import build_report
 from dyno.settings import Settings
 from dyno.store import Store
@@ -27,7 +28,7 @@ def test_quick_suite_recovers_the_servers_pace_and_its_token_counts(
     srv = pacing_server(ttft_s=0.03, itl_s=0.004)
     s = Settings.from_env()
     with Store(s.db_path) as store:
-        res = run_bench(s, store, suites.select("quick"), url=srv.url)
+        res = run_bench(s, store, suites.select("quick"), TargetSpec(srv.url))
         rep = build_report(store, res.run_id)
         run = store.get_run(res.run_id)
     assert res.status == "complete" and run is not None and run.status == "complete"
@@ -40,9 +41,9 @@ def test_quick_suite_recovers_the_servers_pace_and_its_token_counts(
     for x in rep.scenarios:
         assert x.tokens.metrics_tokens == x.tokens.usage_tokens > 0
     rows = {(r.scenario, r.label, r.metric): r for x in rep.scenarios for r in x.rows}
-    decode = rows[("decode", "128", "decode tok/s")]
+    decode = rows[("decode", "128", "decode_tok_s")]
     assert decode.mean is not None and 0.5 / 0.004 < decode.mean < 1.05 / 0.004  # ~250 tok/s, never above
-    ttft = rows[("ttft", "short", "TTFT")]
+    ttft = rows[("ttft", "short", "ttft_ms")]
     assert ttft.mean is not None and ttft.mean >= 30
 
 
@@ -70,7 +71,7 @@ def test_server_killed_mid_run_keeps_every_finished_request(
     s = Settings.from_env()
     with Store(s.db_path) as store:
         sink = KillAfter(store, srv, 3)
-        res = run_bench(s, sink, suites.select("quick"), url=srv.url)  # type: ignore[arg-type]
+        res = run_bench(s, sink, suites.select("quick"), TargetSpec(srv.url))  # type: ignore[arg-type]
         run = store.get_run(res.run_id)
         reqs = store.requests(res.run_id)
         scen = {x.name: x.status for x in store.scenarios(res.run_id)}
@@ -97,7 +98,7 @@ def test_bad_streams_are_recorded_per_request_and_the_run_completes(
     srv = pacing_server(ttft_s=0.005, itl_s=0.001, **fault)
     s = Settings.from_env()
     with Store(s.db_path) as store:
-        res = run_bench(s, store, suites.select("quick", ["decode"], repeat=2), url=srv.url)
+        res = run_bench(s, store, suites.select("quick", ["decode"], repeat=2), TargetSpec(srv.url))
         reqs = store.requests(res.run_id)
     assert res.status == "complete"
     assert len(reqs) == 3 and not any(r.ok for r in reqs)

@@ -49,9 +49,7 @@ def gen(n: int, user: str, endpoint: EndpointKind = "chat", **kw: Any) -> GenReq
 
 async def _batch(url: str, reqs: list[GenRequest]) -> list[RequestRecord]:
     async with StreamClient(url) as client:
-        return list(
-            await asyncio.gather(*(client.generate(r, scenario="t", seq=i) for i, r in enumerate(reqs)))
-        )
+        return list(await asyncio.gather(*(client.generate(r) for i, r in enumerate(reqs))))
 
 
 def batch(url: str, reqs: list[GenRequest]) -> list[RequestRecord]:
@@ -77,7 +75,7 @@ async def _waves(url: str, waves: list[list[GenRequest]]) -> list[RequestRecord]
     async with StreamClient(url) as client:
         out: list[RequestRecord] = []
         for i, wave in enumerate(waves):
-            records = await asyncio.gather(*(client.generate(r, scenario="t") for r in wave))
+            records = await asyncio.gather(*(client.generate(r) for r in wave))
             if i > 0:
                 out += records
         return out
@@ -302,14 +300,14 @@ def test_a_server_killed_mid_run_fails_every_open_stream_and_then_refuses(pacing
 
     async def run() -> tuple[list[RequestRecord], RequestRecord]:
         async with StreamClient(srv.url) as client:
-            tasks = [asyncio.create_task(client.generate(gen(300, f"k{i}"), scenario="t")) for i in range(8)]
+            tasks = [asyncio.create_task(client.generate(gen(300, f"k{i}"))) for i in range(8)]
             for _ in range(500):  # until every stream is under way (at most 5 s)
                 if all_streaming():
                     break
                 await asyncio.sleep(0.01)
             await asyncio.to_thread(srv.kill)
             records = list(await asyncio.gather(*tasks))
-            after = await client.generate(gen(4, "after"), scenario="t")
+            after = await client.generate(gen(4, "after"))
             return records, after
 
     records, after = asyncio.run(run())

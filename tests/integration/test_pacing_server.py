@@ -29,7 +29,7 @@ def chat(n: int, user: str, *, ignore_eos: bool = True) -> GenRequest:
 
 async def _sequential(url: str, reqs: list[GenRequest]) -> list[RequestRecord]:
     async with StreamClient(url) as client:
-        return [await client.generate(r, scenario="t") for r in reqs]
+        return [await client.generate(r) for r in reqs]
 
 
 def test_probe_endpoints_answer_like_vllm(pacing_server: StartPacing) -> None:

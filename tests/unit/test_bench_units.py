@@ -64,7 +64,7 @@ def test_salts_make_prefixes_differ_and_estimates_say_so() -> None:
 
 
 def _rate(label: str, lo: float, hi: float) -> ResultRow:
-    return ResultRow("prefix-cache", label, "cache hit rate", "", 3, (lo + hi) / 2, 0.0, None, lo, hi)
+    return ResultRow("prefix-cache", label, "cache_hit_rate", "", 3, (lo + hi) / 2, 0.0, None, lo, hi)
 
 
 def test_prefix_cache_verdict() -> None:

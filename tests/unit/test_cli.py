@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dyno.engine import supervisor
+from dyno.engine import profiles, supervisor
 from dyno.engine.state import read_state
 from dyno.errors import PortBusyError
 from dyno.recipe import Recipe
@@ -77,3 +77,11 @@ def test_user_profile_file_is_loaded_and_validated(dyno_home: Path) -> None:
     (d / "bad.toml").write_text('model = "/m"\nflagz = []\n')
     with pytest.raises(UsageError, match="not valid"):
         load_profile(Settings.from_env(), "bad")
+
+
+def test_a_user_profile_naming_a_hub_id_may_download(dyno_home: Path) -> None:
+    # Offline is forced only onto local models: a hub id must be free to download where a hub exists.
+    (dyno_home / "profiles").mkdir(parents=True)
+    (dyno_home / "profiles" / "hub.toml").write_text('model = "Qwen/Qwen3-0.6B"\n[env]\nA = "1"\n')
+    p = profiles.load_profile(Settings.from_env(), "hub")
+    assert "HF_HUB_OFFLINE" not in dict(p.env) and dict(p.env)["VLLM_NO_USAGE_STATS"] == "1"

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from dyno.client.records import Chunk, RequestRecord
+from dyno.provenance import RunProvenance
 from dyno.report import build_report, to_csv, to_json, to_markdown
 from dyno.store import Store
 
@@ -41,13 +42,15 @@ def make_run(tmp_path: Path, usage_tokens: list[int]) -> tuple[Store, int]:
     st = Store(tmp_path / "x.db")
     run = st.start_run(
         kind="bench",
-        endpoint="http://h:1",
-        engine="vllm",
-        engine_version="0.32.0",
-        model="m",
-        launch_config={"recipe": {"flags": ["--enforce-eager", "--max-model-len", "2048"]}},
-        hardware={"cpu_model": "Test CPU", "logical_cores": 2, "gpus": []},
-        server_info={"max_model_len": 2048},
+        prov=RunProvenance(
+            endpoint="http://h:1",
+            engine="vllm",
+            engine_version="0.32.0",
+            model="m",
+            launch_config={"recipe": {"flags": ["--enforce-eager", "--max-model-len", "2048"]}},
+            hardware={"cpu_model": "Test CPU", "logical_cores": 2, "gpus": []},
+            server_info={"max_model_len": 2048},
+        ),
     )
     sid = st.start_scenario(run, "decode", {"lengths": [10]})
     st.add_scrape(run, "decode", "before", 1, (M / "vllm-0.32-cpu-before.txt").read_text())
@@ -64,9 +67,9 @@ def test_markdown_is_shaped_like_a_field_report(tmp_path: Path) -> None:
     st, run = make_run(tmp_path, [10, 10])
     rep = build_report(st, run)
     md = to_markdown(rep)
-    assert "| engine | model | max_model_len | launch flags | hardware |" in md
+    assert "| engine | model | revision | quant | max_model_len | launch flags | hardware |" in md
     assert "`--enforce-eager --max-model-len 2048`" in md and "Test CPU (2 cores)" in md
-    assert "| setting | decode tok/s (tok/s) | median | min | max | TTFT (ms) |" in md
+    assert "| setting | decode tok/s | median | min | max | TTFT (ms) |" in md
     # 10 tokens, first content at 100 ms, last at 550 ms: (10 - 1) / 0.45 s = 20 tok/s exactly.
     line = next(x for x in md.splitlines() if x.startswith("| 10 |"))
     assert "| 20.0 ± 0.0 | 20.0 | 20.0 | 20.0 | 100 ± 0.0 |" in line
@@ -89,7 +92,7 @@ def test_csv_and_json_carry_the_same_rows(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(to_csv(rep))))
     doc = json.loads(to_json(rep))
     assert {r["metric"] for r in rows} == {r["metric"] for r in doc["scenarios"][0]["results"]}
-    dec = next(r for r in rows if r["metric"] == "decode tok/s")
+    dec = next(r for r in rows if r["metric"] == "decode_tok_s")
     assert float(dec["mean"]) == 20.0 and dec["run_id"] == str(run) and dec["model"] == "m"
     assert doc["run"]["engine_version"] == "0.32.0" and doc["config"]["engine"] == "vllm 0.32.0"
 
@@ -98,7 +101,7 @@ def test_warmups_are_stored_but_excluded(tmp_path: Path) -> None:
     st, run = make_run(tmp_path, [10, 10])
     st.add_request(run, rec("warmup", 0, 3))
     rep = build_report(st, run)
-    dec = next(r for r in rep.scenarios[0].rows if r.metric == "decode tok/s")
+    dec = next(r for r in rep.scenarios[0].rows if r.metric == "decode_tok_s")
     assert dec.n == 2
     assert len(st.requests(run)) == 3
 
@@ -106,7 +109,7 @@ def test_warmups_are_stored_but_excluded(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("cpu", "noted"), [(0.9, True), (0.3, False)])
 def test_a_saturated_client_is_called_out(tmp_path: Path, cpu: float, noted: bool) -> None:
     st = Store(tmp_path / "x.db")
-    run = st.start_run(kind="bench", endpoint="http://h:1")
+    run = st.start_run(kind="bench", prov=RunProvenance(endpoint="http://h:1"))
     sid = st.start_scenario(run, "decode", {})
     st.add_request(run, rec("10", 0, 10))
     st.finish_scenario(sid, "complete", [], {"client_cpu_fraction": cpu})

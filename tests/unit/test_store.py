@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dyno.client.records import Chunk, RequestRecord
+from dyno.provenance import RunProvenance
 from dyno.store import Store, connect, migrate
 from dyno.store.migrations import MIGRATIONS
 
@@ -23,7 +24,7 @@ def test_empty_db_gets_every_migration(tmp_path: Path) -> None:
 def test_existing_db_keeps_its_rows_and_gets_only_new_migrations(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
     with Store(path) as st:
-        run = st.start_run(kind="bench", endpoint="http://x")
+        run = st.start_run(kind="bench", prov=RunProvenance(endpoint="http://x"))
         st.add_request(run, RequestRecord(scenario="s", label="", seq=0, params={}, t_sent_ns=1))
 
     def m999_add_column(db: sqlite3.Connection) -> None:
@@ -68,7 +69,7 @@ def test_request_rows_round_trip_raw(tmp_path: Path) -> None:
         tool_calls=({"name": "f", "arguments": "{}", "id": None},),
     )
     with Store(tmp_path / "x.db") as st:
-        run = st.start_run(kind="bench", endpoint="http://x", hardware={"cpu": "y"})
+        run = st.start_run(kind="bench", prov=RunProvenance(endpoint="http://x", hardware={"cpu": "y"}))
         st.add_request(run, rec)
         st.finish_run(run, "complete")
         assert st.requests(run) == [rec]

@@ -80,7 +80,7 @@ class Parts(httpx.AsyncByteStream):
 
 async def generate_with(handler: Handler, req: GenRequest = REQ, n: int = 1) -> list[RequestRecord]:
     async with StreamClient("http://test", transport=httpx.MockTransport(handler)) as client:
-        return list(await asyncio.gather(*(client.generate(req, scenario="t", seq=i) for i in range(n))))
+        return list(await asyncio.gather(*(client.generate(req) for i in range(n))))
 
 
 def one(handler: Handler, req: GenRequest = REQ) -> RequestRecord:
@@ -347,8 +347,8 @@ def test_a_later_request_after_the_fallback_is_sent_without_the_option() -> None
     async def run() -> tuple[RequestRecord, RequestRecord, bool]:
         transport = httpx.MockTransport(rejecting_continuous_usage(log))
         async with StreamClient("http://test", transport=transport) as client:
-            a = await client.generate(REQ, scenario="t")
-            b = await client.generate(REQ, scenario="t")
+            a = await client.generate(REQ)
+            b = await client.generate(REQ)
             return a, b, client.continuous_usage
 
     a, b, still_on = asyncio.run(run())

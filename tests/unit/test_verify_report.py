@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 
 from dyno.client.records import RequestRecord
+from dyno.provenance import RunProvenance
 from dyno.report.verify import build_verify_report, show, to_csv, to_json, to_markdown
 from dyno.settings import Settings
 from dyno.store import Store
@@ -127,7 +128,9 @@ def test_math_better_on_the_candidate_passes() -> None:
 
 def _store_run(tmp: Path, records: list[RequestRecord], ps: dict[str, SuitePlan]) -> tuple[Store, int]:
     st = Store(tmp / "dyno.db")
-    run = st.start_run(kind="verify", endpoint=None, hardware={"cpu_model": "Test CPU"}, method={"sides": {}})
+    run = st.start_run(
+        kind="verify", prov=RunProvenance(hardware={"cpu_model": "Test CPU"}), method={"sides": {}}
+    )
     st.update_run(
         run,
         endpoint="http://cand:1",

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from dyno.bench.figures import figure
 from dyno.bench.stats import Summary
 from dyno.client import Endpoint, GenRequest, RequestRecord, StreamClient
 from dyno.metrics import Scrape, parse
+from dyno.store.sink import RunSink
 from dyno.workloads.synthetic import PromptTokenizer
 
 # A request that failed like this makes us ask whether the server is still there.
@@ -29,21 +31,32 @@ class ServerGone(Exception):
     """The endpoint stopped answering in the middle of a run."""
 
 
-class ScenarioSink(Protocol):
-    def on_request(self, r: RequestRecord) -> None: ...
-    def on_scrape(self, scenario: str, label: str, t_ns: int, text: str) -> None: ...
+async def scrape_into(
+    sink: RunSink, run_id: int, endpoint: Endpoint, scenario: str, label: str
+) -> Scrape | None:
+    """Scrape /metrics, store the raw text with the run, and return it parsed (None: no /metrics)."""
+    text = await asyncio.to_thread(endpoint.metrics_text)
+    if text is None:
+        return None
+    t = time.perf_counter_ns()
+    sink.add_scrape(run_id, scenario, label, t, text)
+    return parse(text, t)
 
 
 @dataclass
 class BenchContext:
+    """What a scenario runs against; every request and scrape goes to the sink as it happens."""
+
     client: StreamClient
     endpoint: Endpoint
     model: str
     max_model_len: int
     tokenizer: PromptTokenizer
-    sink: ScenarioSink
+    sink: RunSink
+    run_id: int
     run_salt: str
     advance: Callable[[int], None] = lambda _n: None
+    requests_stored: int = 0
     _salts: itertools.count[int] = field(default_factory=itertools.count)
 
     def salt(self) -> str:
@@ -51,8 +64,9 @@ class BenchContext:
         return f"{self.run_salt}-{next(self._salts)}"
 
     async def generate(self, req: GenRequest, *, scenario: str, label: str, seq: int = 0) -> RequestRecord:
-        rec = await self.client.generate(req, scenario=scenario, label=label, seq=seq)
-        self.sink.on_request(rec)
+        rec = (await self.client.generate(req)).tagged(scenario, label, seq)
+        self.sink.add_request(self.run_id, rec)
+        self.requests_stored += 1
         self.advance(1)
         if rec.error_kind in _SUSPECT and not await asyncio.to_thread(self.endpoint.healthy):
             raise ServerGone(
@@ -61,12 +75,7 @@ class BenchContext:
         return rec
 
     async def scrape(self, scenario: str, label: str) -> Scrape | None:
-        text = await asyncio.to_thread(self.endpoint.metrics_text)
-        if text is None:
-            return None
-        t = time.perf_counter_ns()
-        self.sink.on_scrape(scenario, label, t, text)
-        return parse(text, t)
+        return await scrape_into(self.sink, self.run_id, self.endpoint, scenario, label)
 
     def chat(self, text: str, max_tokens: int, *, fixed: bool = False, **kw: Any) -> GenRequest:
         """A greedy chat request; `fixed` asks the server to ignore EOS and produce exactly max_tokens."""
@@ -110,7 +119,12 @@ class ScenarioData:
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One figure: the record every printer (md, csv, json, terminal) renders."""
+    """One figure: the record every printer (md, csv, json, terminal, html) renders.
+
+    `metric` is a stable id from bench.figures (`decode_tok_s`); its title and
+    unit are looked up there. `ceiling_tok_s` is the roofline for a decode
+    figure, when the run's hardware and model are known.
+    """
 
     scenario: str
     label: str
@@ -124,18 +138,24 @@ class ResultRow:
     max: float | None = None
     p90: float | None = None
     p99: float | None = None
+    ceiling_tok_s: float | None = None
+
+    @property
+    def title(self) -> str:
+        return figure(self.metric).title
 
     @classmethod
-    def of(cls, scenario: str, label: str, metric: str, unit: str, s: Summary | None) -> ResultRow | None:
+    def of(cls, scenario: str, label: str, metric: str, s: Summary | None) -> ResultRow | None:
         if s is None:
             return None
+        unit = figure(metric).unit
         return cls(scenario, label, metric, unit, s.n, s.mean, s.std, s.median, s.min, s.max, s.p90, s.p99)
 
     @classmethod
     def scalar(
-        cls, scenario: str, label: str, metric: str, unit: str, value: float | None, n: int = 1
+        cls, scenario: str, label: str, metric: str, value: float | None, n: int = 1
     ) -> ResultRow | None:
-        return None if value is None else cls(scenario, label, metric, unit, n, value)
+        return None if value is None else cls(scenario, label, metric, figure(metric).unit, n, value)
 
 
 @dataclass(frozen=True)

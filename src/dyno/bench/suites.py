@@ -1,5 +1,6 @@
 """Suites: which scenarios at which sizes.
 
+demo      chat sanity, decode 3×256, TTFT short, 4 concurrent: what `dyno demo` measures
 quick     decode 128×3, ttft short, concurrency 1/4: under ~2 min on the embedded engine
 standard  adds prefill, prefix-cache, tool-call, spec-decode at moderate sizes
 full      everything at the sizes field reports use
@@ -10,10 +11,25 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dyno.bench.scenario import Scenario
-from dyno.bench.scenarios import TTFT, Concurrency, Decode, Prefill, PrefixCache, SpecDecode, ToolCall
+from dyno.bench.scenarios import (
+    TTFT,
+    Concurrency,
+    Decode,
+    Prefill,
+    PrefixCache,
+    Sanity,
+    SpecDecode,
+    ToolCall,
+)
 from dyno.errors import UsageError
 
 SUITES: dict[str, list[Scenario]] = {
+    "demo": [
+        Sanity(),
+        Decode(lengths=(256,), repeat=3),
+        TTFT(kinds=("short",), repeat=3),
+        Concurrency(levels=(4,), output_tokens=256),
+    ],
     "quick": [
         Decode(lengths=(128,), repeat=3),
         TTFT(kinds=("short",), repeat=3),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -18,10 +18,11 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.status import Status
 
+from dyno import signals
 from dyno.engine.supervisor import ProgressFn
 from dyno.settings import Settings
+from dyno.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -53,33 +54,14 @@ def startup_progress(what: str) -> Iterator[ProgressFn]:
         yield update
 
 
-@dataclass
-class StepDisplay:
-    """A spinner for a multi-step job: each step is printed once and shown while it runs."""
-
-    status: Status
-    t0: float
-
-    def step(self, message: str) -> None:
-        console.print(f"[dim]{time.monotonic() - self.t0:6.1f}s[/] {escape(message)}", highlight=False)
-        self.status.update(escape(message) + " ...")
-
-    def engine_progress(self, elapsed_s: float, last_line: str) -> None:
-        self.status.update(f"starting vLLM ... {elapsed_s:4.0f} s  [dim]{escape(last_line[:90])}[/]")
-
-
-@contextmanager
-def steps(first: str) -> Iterator[StepDisplay]:
-    with console.status(escape(first) + " ...") as status:
-        yield StepDisplay(status, time.monotonic())
-
-
 class RequestBar:
-    """A progress bar over a run's planned requests, with ETA (bench's and verify's progress hooks)."""
+    """A progress bar over a run's planned requests, with ETA, on stderr (so stdout holds only
+    the report); also bench's, demo's and verify's step and engine start-up hooks."""
 
     def __init__(self, progress: Progress) -> None:
         self.p = progress
         self.task = progress.add_task("starting", total=None)
+        self.t0 = time.monotonic()
 
     def begin(self, total_requests: int) -> None:
         self.p.update(self.task, total=total_requests)
@@ -94,10 +76,28 @@ class RequestBar:
         self.p.advance(self.task, n)
 
     def step(self, message: str) -> None:
-        self.p.console.print(escape(message), highlight=False)
+        self.p.console.print(f"[dim]{time.monotonic() - self.t0:6.1f}s[/] {escape(message)}", highlight=False)
+        self.p.update(self.task, description=escape(message))
 
-    def engine_progress(self, elapsed_s: float, _last_line: str) -> None:
-        self.p.update(self.task, description=f"starting vLLM ... {elapsed_s:.0f} s")
+    def engine_progress(self, elapsed_s: float, last_line: str) -> None:
+        self.p.update(
+            self.task,
+            description=f"starting the engine ... {elapsed_s:.0f} s  [dim]{escape(last_line[:60])}[/]",
+        )
+
+
+@contextmanager
+def stored_on_interrupt(store: Store, what: str = "run") -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP: say what was kept, exit 128 + the signal number."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        rid = store.latest_run_id()
+        kept = (
+            f"run {rid} is stored as partial with what it measured" if rid is not None else "nothing stored"
+        )
+        err_console.print(f"[yellow]{escape(signals.describe(e))}[/]: {kept}")
+        raise typer.Exit(signals.exit_code(e)) from None
 
 
 @contextmanager

@@ -1,67 +1,14 @@
-"""`dyno demo`: embedded engine up, a short real measurement, a table, stored, engine down."""
+"""`dyno demo`: embedded engine up, the demo suite through the bench runner, the report, engine down."""
 
 from __future__ import annotations
 
-import shlex
-
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from dyno.bench.demo import CONCURRENCY, DECODE_REPEATS, DECODE_TOKENS, DemoResult, run_demo
-from dyno.bench.stats import Summary
-from dyno.cli._common import console, fmt_duration, settings, steps
+from dyno.bench.demo import run_demo
+from dyno.cli._common import console, err_console, request_progress, settings, stored_on_interrupt
 from dyno.engine import profiles
+from dyno.report.show import Format, show_run
 from dyno.store import Store
-
-
-def _pm(s: Summary | None, digits: int = 1) -> str:
-    return "-" if s is None else f"{s.pm(digits)}  (n={s.n})"
-
-
-def render(res: DemoResult) -> Table:
-    f = res.figures
-    st = res.engine
-    flags = shlex.join(st.recipe.get("flags", []))
-    t = Table(title=f"dyno demo (run {res.run_id}, {res.status})", title_justify="left")
-    t.add_column("measurement")
-    t.add_column("value", justify="right")
-    t.add_column("how")
-    t.add_row("engine", f"vLLM {st.engine_version or '?'}", f"profile {st.profile}")
-    t.add_row("model", st.served_name, escape(flags))
-    if res.ready_s is not None:
-        t.add_row("ready in", f"{res.ready_s:.0f} s", "process start -> /v1/models lists the model")
-    t.add_row(
-        "decode tok/s, 1 stream",
-        _pm(f.decode_tok_s),
-        f"{DECODE_REPEATS}× {DECODE_TOKENS} tokens, mean ± std, prefill excluded",
-    )
-    ceiling = res.decode_ceiling_tok_s
-    if ceiling is not None and f.decode_tok_s is not None:
-        t.add_row(
-            "decode roofline, 1 stream",
-            f"{ceiling:.0f}",
-            f"plan: one core's bandwidth / bytes per token; measured is {f.decode_tok_s.mean / ceiling:.0%}",
-        )
-    t.add_row("TTFT ms, 1 stream", _pm(f.ttft_ms, 0), "sent -> first content chunk")
-    agg = f.concurrent_aggregate_tok_s
-    t.add_row(
-        f"aggregate tok/s, {CONCURRENCY} streams",
-        "-" if agg is None else f"{agg:.1f}",
-        "all tokens / wall span",
-    )
-    t.add_row(
-        f"per-request tok/s, {CONCURRENCY} streams",
-        _pm(f.concurrent_per_request_tok_s),
-        "each stream's decode tok/s",
-    )
-    t.add_row(f"TTFT ms, {CONCURRENCY} streams", _pm(f.concurrent_ttft_ms, 0), "")
-    gen = res.metrics_generation_tokens
-    check = "-" if gen is None else f"{f.usage_output_tokens} usage / {gen:.0f} /metrics"
-    t.add_row("output tokens", check, "server usage vs vllm:generation_tokens_total delta")
-    if f.errors:
-        t.add_row("[red]failed requests[/]", str(f.errors), "see `dyno runs`")
-    return t
 
 
 def register(app: typer.Typer) -> None:
@@ -71,24 +18,27 @@ def register(app: typer.Typer) -> None:
         keep: bool = typer.Option(False, "--keep", help="Leave the engine running afterwards."),
         port: int = typer.Option(None, "--port", help="Port for the engine (default: a free one)."),
     ) -> None:
-        """Bring the embedded engine up, measure decode/TTFT/concurrency, store the run, take it down."""
+        """Bring the embedded engine up, check a chat, measure decode/TTFT/concurrency, store, take it down.
+
+        Prints the same report `dyno report RUN` prints for the stored run.
+        """
         s = settings()
-        with Store(s.db_path) as store, steps("dyno demo") as display:
-            res = run_demo(
-                s,
-                store,
-                profile=profile,
-                keep=keep,
-                port=port,
-                step=display.step,
-                on_progress=display.engine_progress,
-            )
-        console.print(render(res))
-        if res.figures.sanity_text:
-            console.print(f"[dim]model said:[/] {escape(res.figures.sanity_text[:200])}")
-        tail = (
-            f"engine still up at {res.engine.url} (`dyno down` to stop)" if res.kept_up else "engine stopped"
-        )
-        console.print(
-            f"stored as run {res.run_id} in {s.db_path}; {tail}; took {fmt_duration(res.elapsed_s)}"
-        )
+        with Store(s.db_path) as store:
+            with stored_on_interrupt(store), request_progress() as bar:
+                res = run_demo(
+                    s,
+                    store,
+                    profile=profile,
+                    keep=keep,
+                    port=port,
+                    progress=bar,
+                    step=bar.step,
+                    on_progress=bar.engine_progress,
+                )
+            show_run(store, res.run_id, Format.text, console)
+            failed = [name for name, st in res.scenario_status.items() if st != "complete"]
+        tail = f"engine still up at {res.url} (`dyno down` to stop)" if res.kept_up else "engine stopped"
+        err_console.print(f"stored as run {res.run_id} in {s.db_path}; {tail}")
+        if res.status != "complete" or failed:
+            err_console.print(f"[red]demo run {res.run_id} is {res.status}[/]: {res.message or failed}")
+            raise typer.Exit(1)

@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from dyno import __version__
+from dyno import __version__, signals
 from dyno.cli import (
     bench,
     check,
@@ -56,6 +56,7 @@ for module in (up, down, status, logs, demo, bench, check, verify, report, model
 
 
 def main() -> None:
+    signals.install()
     try:
         app()
     except DynoError as e:

@@ -3,24 +3,44 @@
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from enum import StrEnum
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from dyno.catalog import get_hardware, get_model
 from dyno.cli._common import console, settings
 from dyno.errors import UsageError
-from dyno.lint import build_context, lint
-from dyno.plan import Goal, KvDtype, Plan, PlanRequest, SpecMethod, make_plan
-from dyno.plan.kv import kv_bytes_per_context_token
-from dyno.plan.recommend import Candidate
-from dyno.plan.spec import SPEC_METHODS, Acceptance
-from dyno.recipe import Recipe, to_argv, to_compose, to_docker_shell, to_ray, to_shell
-from dyno.recipe.from_plan import recipe_for
+from dyno.plan import PlanRequest
+from dyno.plan.spec import Acceptance
+from dyno.report.plan import build_plan_report, plan_json, print_text
 
-EMITS = ("argv", "docker", "compose", "ray")
+
+class KvChoice(StrEnum):
+    auto = "auto"
+    fp8 = "fp8"
+
+
+class SpecChoice(StrEnum):
+    mtp = "mtp"
+    ngram = "ngram"
+    draft_model = "draft_model"
+
+
+class GoalChoice(StrEnum):
+    latency = "latency"
+    throughput = "throughput"
+
+
+class Emit(StrEnum):
+    argv = "argv"
+    docker = "docker"
+    compose = "compose"
+    ray = "ray"
+
+
+class PlanFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 def parse_acceptance(raw: str | None) -> Acceptance | None:
@@ -36,250 +56,61 @@ def parse_acceptance(raw: str | None) -> Acceptance | None:
     return rates[0] if len(rates) == 1 else tuple(rates)
 
 
-def render(recipe: Recipe, emit: str, *, head_ip: str, worker_ip: str, interface: str | None) -> str:
-    if emit == "docker":
-        return to_docker_shell(recipe)
-    if emit == "compose":
-        return to_compose(recipe)
-    if emit == "ray":
-        return to_ray(recipe, head_ip=head_ip, worker_ip=worker_ip, interface=interface).shell()
-    return to_shell(recipe)
-
-
-def _candidate_dict(c: Candidate, goal: Goal) -> dict[str, Any]:
-    return {
-        "config": c.label,
-        "quant": c.quant,
-        "checkpoint": c.checkpoint,
-        "kv_dtype": c.kv_dtype,
-        "spec_method": c.spec_method,
-        "spec_k": c.spec_k,
-        "fits": c.fit.fits,
-        "weights_gb": round(c.fit.weights_gb, 3),
-        "decode_ceiling_tok_s": round(c.decode_ceiling_tok_s, 2),
-        "decode_ceiling_spec_tok_s": round(c.spec.decode_ceiling_spec_tok_s, 2) if c.spec else None,
-        "aggregate_ceiling_tok_s": round(c.batch.aggregate_tok_s, 2),
-        "kernel_factor": c.kernel_factor,
-        "score": round(c.score(goal), 2),
-        "notes": list(c.notes),
-    }
-
-
-def plan_json(plan: Plan, recipe: Recipe, findings: list[dict[str, str]], rendered: str) -> dict[str, Any]:
-    c, hw, m = plan.chosen, plan.hardware, plan.model
-    spec = c.spec
-    return {
-        "hardware": hw.id,
-        "model": m.id,
-        "quant": c.quant,
-        "checkpoint": c.checkpoint,
-        "kv_dtype": c.kv_dtype,
-        "goal": plan.request.goal,
-        "context_tokens": plan.context_tokens,
-        "concurrency": plan.request.concurrency,
-        "memory_bandwidth_gb_s": hw.memory_bandwidth_gb_s,
-        "memory_gb": hw.memory_gb,
-        "weights_gb": round(c.fit.weights_gb, 3),
-        "bytes_per_token": round(c.token_bytes.total),
-        "bytes_per_token_parts": {
-            "attention": round(c.token_bytes.attention),
-            "mlp": round(c.token_bytes.mlp),
-            "experts": round(c.token_bytes.experts),
-            "router": round(c.token_bytes.router),
-            "lm_head": round(c.token_bytes.lm_head),
-            "kv_cache": round(c.token_bytes.kv_cache),
-        },
-        "kv_bytes_per_token": round(c.token_bytes.kv_cache),
-        "kv_bytes_per_context_token": round(kv_bytes_per_context_token(m, c.kv_dtype)),
-        "kv_cache_gb": round(c.fit.kv_cache_gb, 3),
-        "memory_utilization": plan.memory_utilization,
-        "memory_budget_gb": round(c.fit.budget_gb, 3),
-        "fits": c.fit.fits,
-        "max_context_tokens": c.fit.max_context_tokens,
-        "max_sequences": c.fit.max_sequences,
-        "decode_ceiling_tok_s": round(c.decode_ceiling_tok_s, 2),
-        "spec_method": c.spec_method,
-        "acceptance": list(c.acceptance) if isinstance(c.acceptance, tuple) else c.acceptance,
-        "acceptance_assumed": c.acceptance_assumed,
-        **(
-            {
-                "decode_ceiling_spec_tok_s": round(spec.decode_ceiling_spec_tok_s, 2),
-                "moe_independent_spec_tok_s": round(spec.moe_independent_tok_s, 2),
-                "expected_tokens_per_step": round(spec.expected_tokens_per_step, 3),
-            }
-            if spec
-            else {}
-        ),
-        "best_spec_k": c.spec_k,
-        "spec_curve": [
-            {
-                "k": p.k,
-                "expected_tokens_per_step": round(p.expected_tokens_per_step, 3),
-                "decode_ceiling_spec_tok_s": round(p.decode_ceiling_spec_tok_s, 2),
-                "moe_independent_spec_tok_s": round(p.moe_independent_tok_s, 2),
-            }
-            for p in c.spec_curve
-        ],
-        "batch_curve": [
-            {
-                "concurrency": b.concurrency,
-                "aggregate_tok_s": round(b.aggregate_tok_s, 2),
-                "per_request_tok_s": round(b.per_request_tok_s, 2),
-                "moe_independent_aggregate_tok_s": round(b.moe_independent_aggregate_tok_s, 2),
-                "bound": b.bound,
-            }
-            for b in plan.batch_curve
-        ],
-        "prefill_estimate_s": {str(n): round(s, 4) for n, s in plan.prefill_estimate_s},
-        "prefill_is_estimate": True,
-        "candidates": [_candidate_dict(x, plan.request.goal) for x in plan.candidates],
-        "recipe": to_argv(recipe),
-        "recipe_env": dict(recipe.env),
-        "rendered": rendered,
-        "lint": findings,
-        "estimated": sorted(hw.estimated) + [f"model.{k}" for k in sorted(m.estimated)],
-        "measured": dict(hw.measured),
-        "notes": list(plan.notes),
-    }
-
-
-def _gb(b: float) -> str:
-    return f"{b / 1e9:.2f} GB"
-
-
-def print_text(plan: Plan, recipe: Recipe, findings: list[dict[str, str]], rendered: str) -> None:
-    c, hw, m = plan.chosen, plan.hardware, plan.model
-    bw = hw.memory_bandwidth_gb_s
-    kind = "unified" if hw.unified_memory else "dedicated"
-    console.print(
-        f"[bold]{escape(m.id)}[/] on [bold]{escape(hw.id)}[/] ({escape(hw.name)}: {bw:g} GB/s, "
-        f"{hw.memory_gb:g} GB {kind})",
-        highlight=False,
-    )
-    console.print(
-        f"context {plan.context_tokens} tokens, concurrency {plan.request.concurrency}, "
-        f"goal {plan.request.goal}, memory utilisation {plan.memory_utilization:.2f}",
-        highlight=False,
-    )
-    table = Table(title="candidate configs: physics ceilings, best first", title_justify="left")
-    for col in ("#", "config", "weights GB", "fits", "ceiling tok/s", "spec tok/s", "kernel", "rank"):
-        table.add_column(col, justify="left" if col in ("config", "fits") else "right")
-    for i, x in enumerate(plan.candidates[:12], 1):
-        spec = "-"
-        if x.spec:
-            spec = f"{x.spec.decode_ceiling_spec_tok_s:.1f}"
-            if m.is_moe:  # the MoE penalty: draft positions routed to their own experts
-                spec += f" ({x.spec.moe_independent_tok_s:.1f})"
-        table.add_row(
-            str(i),
-            escape(x.label),
-            f"{x.fit.weights_gb:.1f}",
-            "yes" if x.fit.fits else "[red]no[/]",
-            f"{x.decode_ceiling_tok_s:.1f}",
-            spec,
-            f"x{x.kernel_factor:g}",
-            f"{x.score(plan.request.goal):.1f}",
-        )
-    console.print(table)
-    if m.is_moe:
-        console.print("[dim](n): the same with each draft position routed to its own experts[/]")
-    seen: list[str] = []
-    for x in plan.candidates:
-        seen += [n for n in x.notes if n not in seen and not n.startswith("assumed acceptance")]
-    for n in seen:
-        console.print(f"[dim]kernel: {escape(n)}[/]", highlight=False)
-    tb = c.token_bytes
-    console.print(f"[bold]chosen:[/] {escape(c.label)}  ({escape(c.checkpoint)})", highlight=False)
-    console.print(
-        f"bytes per token {_gb(tb.total)} (attention {_gb(tb.attention)}, mlp {_gb(tb.mlp)}, "
-        f"experts {_gb(tb.experts)}, output projection {_gb(tb.lm_head)}, KV cache {_gb(tb.kv_cache)}) "
-        f"-> decode ceiling {c.decode_ceiling_tok_s:.1f} tok/s at {bw:g} GB/s",
-        highlight=False,
-    )
-    if c.spec:
-        acc = f"{c.acceptance}" + (" (assumed)" if c.acceptance_assumed else "")
-        console.print(
-            f"speculative {c.spec_method} k={c.spec_k}, acceptance {acc}: "
-            f"{c.spec.expected_tokens_per_step:.2f} tokens/step -> ceiling "
-            f"{c.spec.decode_ceiling_spec_tok_s:.1f} tok/s",
-            highlight=False,
-        )
-    f = c.fit
-    console.print(
-        f"memory: weights {f.weights_gb:.1f} + KV {f.kv_cache_gb:.1f} + overhead {f.overhead_gb:.1f} = "
-        f"{f.needed_gb:.1f} of {f.budget_gb:.1f} GB -> {'fits' if f.fits else '[red]does not fit[/]'}; "
-        f"max context {f.max_context_tokens} tokens, max sequences at this context {f.max_sequences}",
-        highlight=False,
-    )
-    curve = ", ".join(f"{b.concurrency}: {b.aggregate_tok_s:.0f}" for b in plan.batch_curve)
-    console.print(f"batch ceiling (concurrency: aggregate tok/s): {curve}", highlight=False)
-    if plan.prefill_estimate_s:
-        pf = ", ".join(f"{n} tok {s:.2f} s" for n, s in plan.prefill_estimate_s)
-        console.print(f"prefill (estimate, compute-bound): {pf}", highlight=False)
-    for note in plan.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")
-    console.print("[bold]launch:[/]")
-    console.print(escape(rendered.rstrip()), highlight=False, soft_wrap=True)
-    if findings:
-        console.print("[bold]lint:[/]")
-        for fd in findings:
-            console.print(f"  {fd['severity']:5} {fd['id']}: {escape(fd['message'])}", highlight=False)
-
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def plan(
         hardware: str = typer.Option(..., "--hardware", help="Hardware id (gb10, h100-sxm, cpu, ...)."),
         model: str = typer.Option(..., "--model", help="Catalog model id (gemma-4-26b-a4b-it, ...)."),
         quant: str = typer.Option(None, "--quant", help="Weight format (bf16, fp8, nvfp4, ...)."),
-        kv_dtype: str = typer.Option(None, "--kv-dtype", help="KV-cache dtype: auto or fp8."),
-        context: int = typer.Option(None, "--context", help="Context length per sequence (tokens)."),
-        concurrency: int = typer.Option(1, "--concurrency", help="Sequences decoding at once."),
-        spec_method: str = typer.Option(None, "--spec-method", help="mtp, ngram or draft_model."),
-        spec_k: int = typer.Option(None, "--spec-k", help="num_speculative_tokens (default: the best k)."),
+        kv_dtype: KvChoice = typer.Option(None, "--kv-dtype", help="KV-cache dtype."),
+        context: int = typer.Option(None, "--context", min=1, help="Context length per sequence (tokens)."),
+        concurrency: int = typer.Option(1, "--concurrency", min=1, help="Sequences decoding at once."),
+        spec_method: SpecChoice = typer.Option(None, "--spec-method", help="Speculative method."),
+        spec_k: int = typer.Option(
+            None, "--spec-k", min=1, help="num_speculative_tokens (default: the best k); needs --spec-method."
+        ),
         acceptance: str = typer.Option(
             None, "--acceptance", help="Acceptance rate (0.7) or per-position rates (0.8,0.7,0.6)."
         ),
         draft_model: str = typer.Option(None, "--draft-model", help="Catalog model id for draft_model."),
-        goal: str = typer.Option("latency", "--goal", help="latency (single user) or throughput."),
+        goal: GoalChoice = typer.Option(GoalChoice.latency, "--goal", help="Single user, or throughput."),
         memory_utilization: float = typer.Option(
-            None, "--gpu-memory-utilization", help="Fraction of memory for vLLM (default: per hardware)."
+            None,
+            "--gpu-memory-utilization",
+            min=0.01,
+            max=1.0,
+            help="Fraction of memory for vLLM (default: per hardware).",
         ),
-        emit: str = typer.Option("argv", "--emit", help="argv, docker, compose or ray."),
+        emit: Emit = typer.Option(Emit.argv, "--emit", help="Form of the launch command."),
         head_ip: str = typer.Option("HEAD_IP", "--head-ip", help="--emit ray: the head box's address."),
         worker_ip: str = typer.Option("WORKER_IP", "--worker-ip", help="--emit ray: the worker's address."),
         interface: str = typer.Option(None, "--interface", help="--emit ray: NIC linking the two boxes."),
-        fmt: str = typer.Option("text", "--format", help="text or json."),
+        fmt: PlanFormat = typer.Option(PlanFormat.text, "--format", help="Output format."),
     ) -> None:
         """Predict decode ceilings and memory fit, pick a config, and print its launch command."""
-        if kv_dtype not in (None, "auto", "fp8"):
-            raise UsageError("--kv-dtype must be auto or fp8")
-        if spec_method is not None and spec_method not in SPEC_METHODS:
-            raise UsageError(f"--spec-method must be one of {', '.join(SPEC_METHODS)}")
-        if goal not in ("latency", "throughput"):
-            raise UsageError("--goal must be latency or throughput")
-        if emit not in EMITS:
-            raise UsageError(f"--emit must be one of {', '.join(EMITS)}")
-        if fmt not in ("text", "json"):
-            raise UsageError("--format must be text or json")
-        hw = get_hardware(hardware, cpu_cache=settings().cache_dir)
         req = PlanRequest(
             context_tokens=context,
             concurrency=concurrency,
             quant=quant,
-            kv_dtype=cast(KvDtype | None, kv_dtype),
-            spec_method=cast(SpecMethod | None, spec_method),
+            kv_dtype=kv_dtype.value if kv_dtype else None,
+            spec_method=spec_method.value if spec_method else None,
             spec_k=spec_k,
             acceptance=parse_acceptance(acceptance),
-            goal=cast(Goal, goal),
+            goal=goal.value,
             memory_utilization=memory_utilization,
             draft_model=draft_model,
         )
-        p = make_plan(hw, get_model(model), req)
-        recipe = recipe_for(p)
-        findings = [f.to_dict() for f in lint(build_context(recipe, hardware=hw))]
-        rendered = render(recipe, emit, head_ip=head_ip, worker_ip=worker_ip, interface=interface)
-        if fmt == "json":
-            print(json.dumps(plan_json(p, recipe, findings, rendered), indent=1))
+        hw = get_hardware(hardware, cpu_cache=settings().cache_dir)
+        rep = build_plan_report(
+            hw,
+            get_model(model),
+            req,
+            emit=emit.value,
+            head_ip=head_ip,
+            worker_ip=worker_ip,
+            interface=interface,
+        )
+        if fmt is PlanFormat.json:
+            print(json.dumps(plan_json(rep), indent=1))
         else:
-            print_text(p, recipe, findings, rendered)
+            print_text(rep, console)

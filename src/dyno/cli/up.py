@@ -6,6 +6,7 @@ import typer
 
 from dyno.cli._common import console, fmt_duration, settings, startup_progress
 from dyno.engine import profiles, supervisor
+from dyno.engine.target import launch_profile
 
 
 def split_profile_and_flags(args: list[str]) -> tuple[str, tuple[str, ...]]:
@@ -23,32 +24,37 @@ def register(app: typer.Typer) -> None:
             metavar="[PROFILE] [-- VLLM_FLAGS...]",
             help="Profile name (default: smollm2); extra vLLM flags after --.",
         ),
-        port: int = typer.Option(None, "--port", help="Port to serve on (default: a free one)."),
+        port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: a free one)."),
         host: str = typer.Option(
             "127.0.0.1", "--host", help="Address to bind. Anything but loopback exposes the server."
         ),
         api_key_env: str = typer.Option(
             None, "--api-key-env", help="Name of an env var holding an API key to require."
         ),
+        allow_unauthenticated: bool = typer.Option(
+            False, "--allow-unauthenticated", help="Allow a non-loopback --host without an API key."
+        ),
         ready_timeout: float = typer.Option(
             supervisor.DEFAULT_READY_TIMEOUT_S,
             "--ready-timeout",
+            min=1,
             help="Seconds to wait for readiness.",
         ),
     ) -> None:
         """Start an engine profile (fetching its model if needed) and wait until it serves."""
-        s = settings()
         name, extra = split_profile_and_flags(args or [])
-        prof = profiles.load_profile(s, name)
-        if port is not None:  # before the model conversion, which can take a while
-            supervisor.check_port_free(host, port)
-        with console.status("preparing the model (converted once, then cached) ..."):
-            recipe = profiles.to_recipe(s, prof, extra_flags=extra, host=host, api_key_env=api_key_env)
-        with startup_progress(f"vLLM ({name})") as progress:
-            state = supervisor.start(
-                s, name, recipe, port=port, ready_timeout_s=ready_timeout, on_progress=progress
+        with startup_progress(f"the engine ({name})") as progress:
+            state, took = launch_profile(
+                settings(),
+                name,
+                extra_flags=extra,
+                host=host,
+                port=port,
+                api_key_env=api_key_env,
+                allow_unauthenticated=allow_unauthenticated,
+                ready_timeout_s=ready_timeout,
+                on_progress=progress,
             )
-        took = (state.ready_at or 0) - state.started_at
         console.print(
             f"[green]up[/] {name} at [bold]{state.url}[/] (model {state.served_name}, "
             f"pid {state.pid}, vLLM {state.engine_version or '?'}, ready in {fmt_duration(took)})"

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import typer
 
-from dyno.cli._common import console, err_console, request_progress, settings
-from dyno.errors import UsageError
-from dyno.report.verify import RENDERERS, build_verify_report, show
+from dyno.cli._common import console, err_console, request_progress, settings, stored_on_interrupt
+from dyno.report.show import Format, show_run
+from dyno.report.verify import build_verify_report
 from dyno.store import Store
 from dyno.verify import VerifyOptions, parse_suites, run_verify
 from dyno.verify.runner import DEFAULT_CONCURRENCY
@@ -40,36 +40,29 @@ def register(app: typer.Typer) -> None:
         api_key_env: str = typer.Option(
             None, "--api-key-env", help="Env var holding an API key for both endpoints (never stored)."
         ),
-        fmt: str = typer.Option("text", "--format", help="text | json | md | csv"),
+        fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
     ) -> None:
         """Compare a candidate with a baseline: greedy exact match, math accuracy, tool-call validity.
 
         Exits 1 when the lossless match rate is under 80% or math is significantly worse on the candidate.
         """
-        if fmt not in ("text", *RENDERERS):
-            raise UsageError(f"--format must be text, json, md or csv, not {fmt!r}")
         options = VerifyOptions(parse_suites(suite), limit, max_tokens, concurrency, api_key_env)
         s = settings()
         with Store(s.db_path) as store:
-            try:
-                with request_progress() as bar:
-                    result = run_verify(
-                        s,
-                        store,
-                        candidate,
-                        baseline,
-                        candidate_model=model,
-                        baseline_model=baseline_model,
-                        options=options,
-                        progress=bar,
-                        step=bar.step,
-                        on_engine_progress=bar.engine_progress,
-                    )
-            except KeyboardInterrupt:
-                rid = store.latest_run_id()
-                err_console.print(f"[yellow]interrupted[/]: run {rid} is stored as partial with what it got")
-                raise typer.Exit(130) from None
-            report = build_verify_report(store, result.run_id)
-        show(report, fmt, console)
+            with stored_on_interrupt(store), request_progress() as bar:
+                result = run_verify(
+                    s,
+                    store,
+                    candidate,
+                    baseline,
+                    candidate_model=model,
+                    baseline_model=baseline_model,
+                    options=options,
+                    progress=bar,
+                    step=bar.step,
+                    on_engine_progress=bar.engine_progress,
+                )
+            show_run(store, result.run_id, fmt, console)
+            verdict = build_verify_report(store, result.run_id).verdict
         err_console.print(f"stored as run {result.run_id}; `dyno report {result.run_id}` renders it again")
-        raise typer.Exit(report.verdict.exit_code)
+        raise typer.Exit(verdict.exit_code)

@@ -8,7 +8,7 @@ stores one (wall clock, perf counter) pair to anchor them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 Endpoint = Literal["chat", "completions"]
@@ -85,9 +85,9 @@ class Chunk:
 
 @dataclass(frozen=True)
 class RequestRecord:
-    scenario: str
-    label: str
-    seq: int
+    """What one request asked for and got. The client fills in everything but the tags
+    (scenario, label, seq): those belong to whoever sent it, who adds them with `tagged`."""
+
     params: dict[str, Any]
     t_sent_ns: int
     t_headers_ns: int | None = None
@@ -108,7 +108,13 @@ class RequestRecord:
     error_message: str | None = None
     malformed_events: int = 0
     response_headers: dict[str, str] = field(default_factory=dict)  # names lower-cased; no auth headers
+    scenario: str = ""
+    label: str = ""
+    seq: int = 0
 
     @property
     def ok(self) -> bool:
         return self.error_kind is None
+
+    def tagged(self, scenario: str, label: str = "", seq: int = 0) -> RequestRecord:
+        return replace(self, scenario=scenario, label=label, seq=seq)

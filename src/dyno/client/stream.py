@@ -172,10 +172,9 @@ class StreamClient:
         for pool in self._pools:
             await pool.aclose()
 
-    async def generate(
-        self, req: GenRequest, *, scenario: str, label: str = "", seq: int = 0
-    ) -> RequestRecord:
-        rec = await self._generate_once(req, scenario, label, seq)
+    async def generate(self, req: GenRequest) -> RequestRecord:
+        """Send one request and stream its answer; never raises on what the server does."""
+        rec = await self._generate_once(req)
         # Ask what this request was sent with, not the shared flag: under concurrency the
         # first rejected request clears the flag before the others' 400s come back, and
         # those must retry too.
@@ -187,17 +186,16 @@ class StreamClient:
         ):
             # Not vLLM (or an old one): go on without per-chunk token counts.
             self._continuous_usage = False
-            rec = await self._generate_once(req, scenario, label, seq)
+            rec = await self._generate_once(req)
         return rec
 
-    async def _generate_once(self, req: GenRequest, scenario: str, label: str, seq: int) -> RequestRecord:
+    async def _generate_once(self, req: GenRequest) -> RequestRecord:
         path = "/v1/chat/completions" if req.endpoint == "chat" else "/v1/completions"
         body = req.body(stream=True, continuous_usage=self._continuous_usage)
         params = {k: v for k, v in body.items() if k not in ("messages", "prompt", "tools")}
         params["endpoint"] = req.endpoint
         params["n_tools"] = len(req.tools)
         st = _StreamState()
-        base: dict[str, Any] = {"scenario": scenario, "label": label, "seq": seq, "params": params}
         t_sent = _now()
         t_headers: int | None = None
         headers: dict[str, str] = {}
@@ -252,7 +250,7 @@ class StreamClient:
             elif not st.done and st.finish_reason is None:
                 error = ("truncated_stream", "stream ended without [DONE] or a finish_reason")
         return RequestRecord(
-            **base,
+            params=params,
             t_sent_ns=t_sent,
             t_headers_ns=t_headers,
             t_first_chunk_ns=st.t_first_chunk,

@@ -33,9 +33,12 @@ DEFAULT_PROFILE = "smollm2"
 #   An explicit size skips that check and the warm-up pass; 1 GiB holds ~46K
 #   SmolLM2 tokens, far more than the 2048-token context needs.
 CPU_FLAGS = ("--enforce-eager", "--max-model-len", "2048", "--kv-cache-memory-bytes", "1G")
-# No hub is reachable: never let the engine or transformers try. Usage stats
-# would try to phone home too.
-OFFLINE_ENV = (("HF_HUB_OFFLINE", "1"), ("VLLM_NO_USAGE_STATS", "1"), ("DO_NOT_TRACK", "1"))
+# Usage stats would phone home; dyno never asks an engine to.
+PRIVATE_ENV = (("VLLM_NO_USAGE_STATS", "1"), ("DO_NOT_TRACK", "1"))
+# The embedded models are local folders: the engine and transformers must not
+# look for them on a hub (there may be none). Only for local models: a user
+# profile that names a hub id must be free to download it.
+OFFLINE_ENV = (("HF_HUB_OFFLINE", "1"), *PRIVATE_ENV)
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,8 @@ def load_profile(settings: Settings, name: str) -> Profile:
             pf = ProfileFile.model_validate(tomllib.loads(path.read_text()))
         except (tomllib.TOMLDecodeError, ValidationError) as e:
             raise UsageError(f"profile {path} is not valid: {e}") from e
-        env = tuple((pf.env | dict(OFFLINE_ENV)).items())
+        local = pf.model in LOCAL_MODELS or pf.model.startswith(("/", "./", "../", "~"))
+        env = tuple((dict(OFFLINE_ENV if local else PRIVATE_ENV) | pf.env).items())
         return Profile(name, pf.model, pf.served_name, tuple(pf.flags), env, pf.description, str(path))
     if name in BUILTIN:
         return BUILTIN[name]

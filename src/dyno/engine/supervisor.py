@@ -14,7 +14,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,7 @@ from dyno.engine.state import (
     read_state,
     write_state,
 )
-from dyno.errors import EndpointError, EngineError, EngineStartError, PortBusyError
+from dyno.errors import EndpointError, EngineError, EngineStartError, PortBusyError, UsageError
 from dyno.recipe import Recipe, to_argv, to_shell
 from dyno.settings import Settings
 
@@ -53,6 +53,24 @@ def port_holder(port: int) -> str:
             if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid:
                 return f" by pid {c.pid} ({psutil.Process(c.pid).name()})"
     return ""
+
+
+def check_host(host: str) -> None:
+    """An address this machine can bind: a name that does not resolve is its own error, not a busy port."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise UsageError(
+            f"--host {host!r} does not resolve to an address ({e}); give an IP such as 127.0.0.1"
+        ) from e
+    for family, _type, _proto, _name, addr in infos:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((addr[0], 0))
+                return
+            except OSError:
+                continue
+    raise UsageError(f"--host {host!r} is not an address of this machine, so nothing can listen on it")
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -84,6 +102,38 @@ def log_tail(path: Path, n: int = 40) -> list[str]:
     except OSError:
         return []
     return data.splitlines()[-n:]
+
+
+def pick_log(settings: Settings, profile: str | None) -> Path:
+    """The log of `profile`, else of the running engine, else the newest one written."""
+    if profile:
+        path = settings.logs_dir / f"{profile}.log"
+    elif (state := read_state(settings)) is not None:
+        path = Path(state.log_path)
+    else:
+        logs = (
+            sorted(settings.logs_dir.glob("*.log"), key=lambda p: p.stat().st_mtime)
+            if settings.logs_dir.is_dir()
+            else []
+        )
+        if not logs:
+            raise UsageError("no engine log yet; start one with `dyno up`")
+        path = logs[-1]
+    if not path.exists():
+        raise UsageError(f"no log at {path}")
+    return path
+
+
+def follow_log(path: Path, poll_s: float = 0.2) -> Iterator[str]:
+    """Lines appended to `path` from now on, as they come (until the caller stops iterating)."""
+    with path.open("r", errors="replace") as f:
+        f.seek(0, os.SEEK_END)
+        while True:
+            line = f.readline()
+            if line:
+                yield line
+            else:
+                time.sleep(poll_s)
 
 
 def _rotate(log: Path) -> None:

@@ -193,11 +193,43 @@ def max_context_that_fits(model: Model, free_gb: float, kv_dtype: KvDtype) -> in
     return lo
 
 
-def served_model_ceiling_tok_s(hardware: Hardware, model_ref: str, context_tokens: int) -> float | None:
-    """The single-stream decode ceiling for a served model name, or None when the catalog does not know it.
+@dataclass(frozen=True)
+class CeilingInputs:
+    """What a stored run keeps so its decode figures can be set against the roofline later.
 
-    For printing next to a measured decode figure ("bandwidth achieved"); the
-    variant is the checkpoint's when its name says, else the model's first.
+    The bandwidth is stored, not looked up again: the `cpu` entry is measured on
+    the machine that ran the benchmark, and a report rendered elsewhere must use
+    that machine's figure.
+    """
+
+    hardware: str
+    memory_bandwidth_gb_s: float
+    model: str  # catalog model id
+    quant: str  # the variant's quant id
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "hardware": self.hardware,
+            "memory_bandwidth_gb_s": self.memory_bandwidth_gb_s,
+            "model": self.model,
+            "quant": self.quant,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object] | None) -> CeilingInputs | None:
+        if not d:
+            return None
+        try:
+            bandwidth = float(str(d["memory_bandwidth_gb_s"]))
+            return cls(str(d["hardware"]), bandwidth, str(d["model"]), str(d["quant"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def ceiling_inputs(hardware: Hardware, model_ref: str) -> CeilingInputs | None:
+    """Roofline inputs for a served model name or path; None when the catalog does not know the model.
+
+    The variant is the checkpoint's when its name says, else the model's first.
     """
     found = find_model(model_ref)
     if found is None:
@@ -206,5 +238,26 @@ def served_model_ceiling_tok_s(hardware: Hardware, model_ref: str, context_token
     variant = variant or (model.variants[0] if model.variants else None)
     if variant is None:
         return None
+    return CeilingInputs(hardware.id, hardware.memory_bandwidth_gb_s, model.id, variant.quant)
+
+
+def ceiling_tok_s(inputs: CeilingInputs, context_tokens: int) -> float | None:
+    """The single-stream decode ceiling at `context_tokens` (prompt + tokens generated so far)."""
+    found = find_model(inputs.model)
+    if found is None:
+        return None
+    model = found[0]
+    variant = next((v for v in model.variants if v.quant == inputs.quant), None)
+    if variant is None:
+        return None
     tb = bytes_per_token(model, variant, get_quant(variant.quant), context_tokens=context_tokens)
-    return decode_ceiling_tok_s(hardware, tb.total)
+    return inputs.memory_bandwidth_gb_s * GB / tb.total
+
+
+def served_model_ceiling_tok_s(hardware: Hardware, model_ref: str, context_tokens: int) -> float | None:
+    """The single-stream decode ceiling for a served model name, or None when the catalog does not know it.
+
+    For printing next to a measured decode figure ("bandwidth achieved").
+    """
+    inputs = ceiling_inputs(hardware, model_ref)
+    return None if inputs is None else ceiling_tok_s(inputs, context_tokens)

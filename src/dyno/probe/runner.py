@@ -1,15 +1,13 @@
 """`dyno check`: probe a live endpoint for the traps, store the verdicts as a run (kind `check`).
 
 Every request a check sends is stored raw (scenario = the check's id), and
-every verdict is stored as a scenario row (status, evidence, fix, facts).
+every verdict is stored as a check row (status, evidence, fix, facts).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,18 +15,16 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from dyno import provenance
-from dyno.bench.runner import BenchSink, resolve_target
+from dyno import signals
+from dyno.bench.scenario import scrape_into
 from dyno.bench.scenarios.features import suggest_tool_parser
 from dyno.client import ClientConfig, Endpoint, GenRequest, RequestRecord, StreamClient
-from dyno.engine import supervisor
-from dyno.errors import EndpointError, UsageError
-from dyno.metrics import Scrape, counter_delta, parse
+from dyno.engine.target import Target, TargetSpec, is_this_machine, open_target
+from dyno.metrics import Scrape, counter_delta
 from dyno.metrics.vllm import GENERATION_TOKENS, spec_decode_delta
 from dyno.probe.judge import (
     CanaryPair,
     CheckResult,
-    Status,
     identity_headers,
     judge_chat,
     judge_exposure,
@@ -39,6 +35,7 @@ from dyno.probe.judge import (
     judge_tools,
 )
 from dyno.settings import Settings
+from dyno.store import CheckRow, RunSink
 from dyno.workloads.prompts import CODE_PROMPTS, TOOL_TASK, WEATHER_TOOL
 
 CHAT_PROMPT = "Reply with one short sentence: what colour is the sky on a clear day?"
@@ -77,7 +74,7 @@ class CheckReport:
 class _Probe:
     """Sends the checks' requests; stores each as it finishes."""
 
-    def __init__(self, sink: BenchSink, run_id: int, client: StreamClient, ep: Endpoint, model: str) -> None:
+    def __init__(self, sink: RunSink, run_id: int, client: StreamClient, ep: Endpoint, model: str) -> None:
         self.sink, self.run_id, self.client, self.ep, self.model = sink, run_id, client, ep, model
 
     def chat(self, text: str, max_tokens: int, **kw: Any) -> GenRequest:
@@ -98,13 +95,12 @@ class _Probe:
     async def send(
         self, req: GenRequest, check: str, label: str = "", *, client: StreamClient | None = None
     ) -> RequestRecord:
-        rec = await (client or self.client).generate(req, scenario=check, label=label)
+        rec = (await (client or self.client).generate(req)).tagged(check, label)
         self.sink.add_request(self.run_id, rec)
         return rec
 
-    async def scrape(self) -> Scrape | None:
-        text = await asyncio.to_thread(self.ep.metrics_text)
-        return None if text is None else parse(text, time.perf_counter_ns())
+    async def scrape(self, check: str, label: str) -> Scrape | None:
+        return await scrape_into(self.sink, self.run_id, self.ep, check, label)
 
 
 def _listening_addresses(port: int) -> list[str]:
@@ -127,115 +123,68 @@ def _auth_required(url: str) -> bool | None:
 
 
 def run_check(
-    settings: Settings, sink: BenchSink, opts: CheckOptions, step: Callable[[str], None] = lambda _m: None
+    settings: Settings, sink: RunSink, opts: CheckOptions, step: Callable[[str], None] = lambda _m: None
 ) -> CheckReport:
-    api_key = os.environ.get(opts.api_key_env) if opts.api_key_env else None
-    if opts.api_key_env and not api_key:
-        raise UsageError(f"--api-key-env {opts.api_key_env}: that environment variable is not set")
-    target = resolve_target(settings, opts.url, step=step, on_engine_progress=None)
-    try:
-        return _check(sink, opts, target.url, api_key, target.state.recipe if target.state else None, step)
-    finally:
-        if target.launched_here:
-            supervisor.stop(settings)
+    spec = TargetSpec(opts.url, opts.model, opts.api_key_env)
+    with open_target(settings, spec, step=step, strict=False) as target:
+        return _check(sink, opts, target, step)
 
 
-def _reachable(ep: Endpoint, model: str | None) -> tuple[CheckResult, str | None, str | None, Any]:
-    health = ep.healthy()
-    try:
-        served = ep.models()
-    except EndpointError as e:
-        return (
-            CheckResult(
-                "reachable",
-                "reachable",
-                "fail",
-                f"/health {'ok' if health else 'failing'}; {e}",
-                "is the server up? (`dyno status`, `dyno logs`)",
-            ),
-            None,
-            None,
-            None,
+def _reachable(target: Target, healthy: bool) -> CheckResult:
+    health = "200" if healthy else "failing"
+    if target.model is None:
+        fix = (
+            "is the server up? (`dyno status`, `dyno logs`)"
+            if not target.served
+            else "pass --model with one of the served names"
         )
-    version = ep.version()
-    ids = [m.id for m in served]
-    if model is None and len(ids) == 1:
-        model = ids[0]
-    chosen = next((m for m in served if m.id == model), None)
-    if chosen is None:
-        return (
-            CheckResult(
-                "reachable",
-                "reachable",
-                "fail",
-                f"serves {ids}; {model!r} is not among them",
-                "pass --model with one of the served names",
-            ),
-            None,
-            version,
-            served,
-        )
+        return CheckResult("reachable", "reachable", "fail", f"/health {health}; {target.problem}", fix)
+    m = target.served_model
     ev = (
-        f"/health {'200' if health else 'failing'}; /version {version or 'absent'}; "
-        f"/v1/models lists {chosen.id!r}, max_model_len {chosen.max_model_len}"
+        f"/health {health}; /version {target.engine_version or 'absent'}; "
+        f"/v1/models lists {target.model!r}, max_model_len {m.max_model_len if m else None}"
     )
-    status: Status = "pass" if health else "warn"
-    return (
-        CheckResult(
-            "reachable",
-            "reachable",
-            status,
-            ev,
-            facts={"engine_version": version, "max_model_len": chosen.max_model_len},
-        ),
-        model,
-        version,
-        served,
+    return CheckResult(
+        "reachable",
+        "reachable",
+        "pass" if healthy else "warn",
+        ev,
+        facts={"engine_version": target.engine_version, "max_model_len": m.max_model_len if m else None},
     )
 
 
-def _check(
-    sink: BenchSink,
-    opts: CheckOptions,
-    url: str,
-    api_key: str | None,
-    recipe: dict[str, Any] | None,
-    step: Callable[[str], None],
-) -> CheckReport:
-    with Endpoint(url, api_key=api_key) as ep:
-        first, model, version, served = _reachable(ep, opts.model)
+def _check(sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[str], None]) -> CheckReport:
+    url, api_key = target.url, target.api_key
+    with target.endpoint() as ep:
+        first = _reachable(target, ep.healthy())
         run_id = sink.start_run(
             kind="check",
-            endpoint=url,
-            engine="vllm" if version else None,
-            engine_version=version,
-            model=model,
-            launch_config={"recipe": recipe} if recipe else None,
-            hardware=provenance.hardware() | {"software": provenance.software()},
+            prov=target.provenance(),
             method={
                 "via": opts.via,
                 "expect_tools": opts.expect_tools,
                 "expect_reasoning": opts.expect_reasoning,
                 "expect_spec": opts.expect_spec,
             },
-            server_info={"version": version, "models": [m.__dict__ for m in served or []]},
         )
         results = [first]
-        status = "partial"  # until every check has run: a crash or Ctrl-C keeps what was decided
+        status, note = "partial", "stopped by an error"  # a crash or Ctrl-C keeps what was decided
         try:
-            if model is not None:
-                asyncio.run(_live_checks(sink, run_id, opts, url, api_key, ep, model, step, results))
-            status = "complete"
+            if target.model is not None:
+                asyncio.run(_live_checks(sink, run_id, opts, url, api_key, ep, target.model, step, results))
+            status, note = "complete", ""
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
+            note = signals.describe(e)
+            raise
         finally:
             for r in results:
-                sid = sink.start_scenario(run_id, r.id, {"title": r.title})
-                sink.finish_scenario(sid, r.status, [r.evidence, *([r.fix] if r.fix else [])], r.facts)
-            sink.finish_run(run_id, status)
-    return CheckReport(run_id, url, model, version, results)
+                sink.add_check(run_id, CheckRow(r.id, r.title, r.status, r.evidence, r.fix, r.facts))
+            sink.finish_run(run_id, status, note=note or None)
+    return CheckReport(run_id, url, target.model, target.engine_version, results)
 
 
 async def _live_checks(
-    sink: BenchSink,
+    sink: RunSink,
     run_id: int,
     opts: CheckOptions,
     url: str,
@@ -300,9 +249,9 @@ async def _live_checks(
             )
 
         step("speculative decoding")
-        before = await p.scrape()
+        before = await p.scrape("spec", "before")
         await p.send(ask(CODE_PROMPTS[0], 64), "spec")
-        after = await p.scrape()
+        after = await p.scrape("spec", "after")
         out.append(
             judge_spec(
                 spec_decode_delta(before, after) if before and after else None, expect=opts.expect_spec
@@ -310,9 +259,9 @@ async def _live_checks(
         )
 
         step("streaming usage")
-        before = await p.scrape()
+        before = await p.scrape("streaming", "before")
         rec = await p.send(ask("Name three colours.", 24), "streaming")
-        after = await p.scrape()
+        after = await p.scrape("streaming", "after")
         delta = counter_delta(before, after, GENERATION_TOKENS) if before and after else None
         out.append(judge_streaming(rec, delta))
 
@@ -323,16 +272,8 @@ async def _live_checks(
     parts = urlsplit(url)
     host = parts.hostname or ""
     # Which addresses it listens on can only be seen when it runs on this machine.
-    bound = _listening_addresses(parts.port or 80) if _is_this_machine(host) else []
+    bound = _listening_addresses(parts.port or 80) if is_this_machine(host) else []
     out.append(judge_exposure(host, bound, await asyncio.to_thread(_auth_required, url)))
-
-
-def _is_this_machine(host: str) -> bool:
-    if host in ("127.0.0.1", "localhost", "::1"):
-        return True
-    with contextlib.suppress(psutil.Error, OSError):
-        return host in {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
-    return False
 
 
 async def _identity(p: _Probe, via: str, api_key: str | None, cfg: ClientConfig) -> CheckResult:

@@ -13,7 +13,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from dyno.recipe.model import Recipe, to_argv
+from dyno.errors import UsageError
+from dyno.recipe.model import Recipe, to_argv, to_shell
 
 DEFAULT_IMAGE = "vllm/vllm-openai:v0.32.0"  # the engine version dyno is built and tested against
 DEFAULT_PORT = 8000
@@ -204,3 +205,26 @@ def to_ray(
         )
     )
     return RayLayout(head, worker, serve, tuple(env))
+
+
+EMITS = ("argv", "docker", "compose", "ray")
+
+
+def render_emit(
+    recipe: Recipe,
+    emit: str,
+    *,
+    head_ip: str = "HEAD_IP",
+    worker_ip: str = "WORKER_IP",
+    interface: str | None = None,
+) -> str:
+    """The launch command in the form asked for: a shell line, docker run, compose file or Ray pair."""
+    if emit == "docker":
+        return to_docker_shell(recipe)
+    if emit == "compose":
+        return to_compose(recipe)
+    if emit == "ray":
+        return to_ray(recipe, head_ip=head_ip, worker_ip=worker_ip, interface=interface).shell()
+    if emit == "argv":
+        return to_shell(recipe)
+    raise UsageError(f"--emit must be one of {', '.join(EMITS)}, not {emit!r}")

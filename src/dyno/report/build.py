@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, replace
 
 from dyno.bench.crosscheck import TokenCheck, token_check
 from dyno.bench.scenario import ResultRow, ScenarioData, ScenarioSummary
 from dyno.bench.scenarios import SCENARIOS
 from dyno.bench.scenarios.latency import fixed_length_notes, latency_rows
 from dyno.bench.scenarios.load import Concurrency
+from dyno.client import RequestRecord
 from dyno.errors import UsageError
 from dyno.metrics import Scrape, parse
+from dyno.plan import CeilingInputs, ceiling_tok_s
 from dyno.store import RunRow, Store
 
 CLIENT_CPU_WARN = 0.7
@@ -46,6 +49,26 @@ def _generic(data: ScenarioData) -> ScenarioSummary:
     return ScenarioSummary(rows, fixed_length_notes(data.requests))
 
 
+# Figures that are single-stream decode speeds, so the single-stream roofline bounds them.
+CEILING_METRICS = {"decode_tok_s"}
+
+
+def with_ceilings(rows: list[ResultRow], data: ScenarioData, inputs: CeilingInputs | None) -> list[ResultRow]:
+    """Each decode figure with the roofline at the context its requests decoded at
+    (prompt + half the output: the mean context over a generation)."""
+    if inputs is None:
+        return rows
+    groups = data.by_label()
+    out = []
+    for r in rows:
+        reqs: list[RequestRecord] = groups.get(r.label, [])
+        if r.metric in CEILING_METRICS and reqs:
+            context = statistics.fmean((q.prompt_tokens or 0) + (q.output_tokens or 0) / 2 for q in reqs)
+            r = replace(r, ceiling_tok_s=ceiling_tok_s(inputs, round(context)))
+        out.append(r)
+    return out
+
+
 def resolve_run_id(store: Store, ref: str) -> int:
     if ref in ("last", "latest"):
         rid = store.latest_run_id()
@@ -72,6 +95,7 @@ def build_report(store: Store, run_id: int) -> Report:
     else:
         names = list(dict.fromkeys(r.scenario for r in requests))
         entries = [(n, run.status, {}, [], {}) for n in names]
+    ceiling = CeilingInputs.from_dict(run.ceiling)
     out = []
     for name, status, config, notes, facts in entries:
         data = ScenarioData(
@@ -96,5 +120,6 @@ def build_report(store: Store, run_id: int) -> Report:
         if failed and not any("requests failed" in n for n in all_notes):
             kinds = sorted({r.error_kind or "?" for r in failed})
             all_notes.append(f"{len(failed)} requests failed ({', '.join(kinds)})")
-        out.append(ScenarioReport(name, status, config, all_notes, summary.rows, token_check(data)))
+        rows_ = with_ceilings(summary.rows, data, ceiling)
+        out.append(ScenarioReport(name, status, config, all_notes, rows_, token_check(data)))
     return Report(run, out)

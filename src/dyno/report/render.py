@@ -14,11 +14,14 @@ import shlex
 from dataclasses import asdict
 from typing import Any
 
+from dyno.bench.crosscheck import TokenCheck
+from dyno.bench.figures import header as figure_header
 from dyno.bench.scenario import ResultRow
 from dyno.report.build import Report, ScenarioReport
+from dyno.store import RunRow
 
 # Cells that field reports show with more than mean ± std.
-EXPANDED = {("decode", "decode tok/s"): ("median", "min", "max")}
+EXPANDED = {("decode", "decode_tok_s"): ("median", "min", "max")}
 
 
 def fmt_value(v: float | None, unit: str) -> str:
@@ -41,14 +44,25 @@ def cell(r: ResultRow) -> str:
     return fmt_value(r.mean, r.unit)
 
 
+def ceiling_cell(r: ResultRow) -> str:
+    """'26% of 112': the measured mean as a share of its roofline, as gpt-fast prints bandwidth achieved."""
+    if r.ceiling_tok_s is None or r.mean is None:
+        return ""
+    return f"{r.mean / r.ceiling_tok_s:.0%} of {r.ceiling_tok_s:.0f}"
+
+
 def pivot(s: ScenarioReport) -> tuple[list[str], list[list[str]]]:
-    """(header, rows): one row per label, one column per metric (with its unit), plus n."""
+    """(header, rows): one row per label, one column per metric, a ceiling column after each decode
+    figure that has one, plus n."""
     labels = list(dict.fromkeys(r.label for r in s.rows))
-    metrics = list(dict.fromkeys((r.metric, r.unit) for r in s.rows))
+    metrics = list(dict.fromkeys(r.metric for r in s.rows))
+    with_ceiling = {r.metric for r in s.rows if r.ceiling_tok_s is not None}
     header = ["setting"]
-    for m, unit in metrics:
-        header.append(f"{m} ({unit})" if unit else m)
+    for m in metrics:
+        header.append(figure_header(m))
         header += [f"{x}" for x in EXPANDED.get((s.name, m), ())]
+        if m in with_ceiling:
+            header.append("of ceiling (tok/s)")
     header.append("n")
     table = []
     by = {(r.label, r.metric): r for r in s.rows}
@@ -57,11 +71,13 @@ def pivot(s: ScenarioReport) -> tuple[list[str], list[list[str]]]:
         # n is the sample size of the setting's first figure (requests, or drafts
         # for acceptance), not of per-chunk figures such as ITL.
         first = next((r for r in s.rows if r.label == label), None)
-        for m, _unit in metrics:
+        for m in metrics:
             r = by.get((label, m))
             line.append(cell(r) if r else "")
             for x in EXPANDED.get((s.name, m), ()):
                 line.append(fmt_value(getattr(r, x), r.unit) if r else "")
+            if m in with_ceiling:
+                line.append(ceiling_cell(r) if r else "")
         line.append(str(first.n) if first else "")
         table.append(line)
     return header, table
@@ -79,16 +95,25 @@ def config_summary(report: Report) -> dict[str, str]:
     lc = run.launch_config or {}
     flags = (lc.get("recipe") or {}).get("flags")
     info = run.server_info or {}
-    return {
+    key = run.key_properties or {}
+    out = {
         "engine": f"{run.engine or '?'} {run.engine_version or ''}".strip(),
         "model": run.model or "-",
+        "revision": key.get("model_revision") or "-",
+        "quant": key.get("quant") or "-",
         "max_model_len": str(info.get("max_model_len") or "-"),
         "launch flags": shlex.join(flags) if flags else ("(not launched by dyno)" if not lc else "-"),
         "hardware": where,
-        "dyno": run.dyno_version,
-        "endpoint": run.endpoint or "-",
-        "started": run.started_at,
     }
+    ceiling = run.ceiling or {}
+    if ceiling:
+        out["roofline"] = (
+            f"{ceiling.get('hardware')}: {float(ceiling.get('memory_bandwidth_gb_s') or 0):.1f} GB/s, "
+            f"catalog model {ceiling.get('model')} ({ceiling.get('quant')})"
+        )
+    if isinstance(lc.get("ready_s"), int | float):
+        out["ready in"] = f"{lc['ready_s']:.0f} s (process start -> /v1/models lists the model)"
+    return out | {"dyno": run.dyno_version, "endpoint": run.endpoint or "-", "started": run.started_at}
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
@@ -96,6 +121,17 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(esc[0]) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in esc[1:]]
     return "\n".join(out)
+
+
+def token_line(t: TokenCheck, strong: str = "") -> str:
+    """Output tokens three ways, and whether they agree."""
+    tok = f"output tokens: usage {t.usage_tokens}"
+    tok += f" · per-chunk {t.chunk_tokens}" if t.chunk_tokens is not None else " · per-chunk n/a"
+    tok += f" · /metrics {t.metrics_tokens:.0f}" if t.metrics_tokens is not None else " · /metrics n/a"
+    disagreements = t.disagreements()
+    if disagreements:
+        return tok + f" · {strong}DISAGREE: " + "; ".join(disagreements) + strong
+    return tok + " · agree"
 
 
 def to_markdown(report: Report) -> str:
@@ -115,33 +151,37 @@ def to_markdown(report: Report) -> str:
             parts.append(_md_table(header, rows))
         else:
             parts.append("_no figures_")
-        t = s.tokens
-        tok = f"output tokens: usage {t.usage_tokens}"
-        tok += f" · per-chunk {t.chunk_tokens}" if t.chunk_tokens is not None else " · per-chunk n/a"
-        tok += f" · /metrics {t.metrics_tokens:.0f}" if t.metrics_tokens is not None else " · /metrics n/a"
-        disagreements = t.disagreements()
-        tok += " · **DISAGREE: " + "; ".join(disagreements) + "**" if disagreements else " · agree"
-        parts += ["", tok]
+        parts += ["", token_line(s.tokens, strong="**")]
         for n in s.notes:
             parts.append(f"- {n}")
     return "\n".join(parts) + "\n"
 
 
+KEY_COLUMNS = ("model", "model_revision", "quant", "engine", "engine_version", "flags", "hardware")
+
+
+def key_columns(run: RunRow) -> dict[str, Any]:
+    """The run's key properties as flat columns (flags as one shell-quoted string)."""
+    key = run.key_properties or {}
+    out: dict[str, Any] = {k: key.get(k) for k in KEY_COLUMNS}
+    # Runs stored before key properties existed still say what their columns say.
+    out["model"] = out["model"] or run.model
+    out["engine"] = out["engine"] or run.engine
+    out["engine_version"] = out["engine_version"] or run.engine_version
+    if out["flags"] is None:
+        out["flags"] = ((run.launch_config or {}).get("recipe") or {}).get("flags")
+    if isinstance(out["flags"], list):
+        out["flags"] = shlex.join(out["flags"])
+    out["suite"] = (key.get("workload") or {}).get("suite")
+    return out
+
+
 def _row_dicts(report: Report) -> list[dict[str, Any]]:
-    cfg = config_summary(report)
+    key = key_columns(report.run)
     out = []
     for s in report.scenarios:
         for r in s.rows:
-            out.append(
-                {
-                    "run_id": report.run.id,
-                    "engine": cfg["engine"],
-                    "model": cfg["model"],
-                    "hardware": cfg["hardware"],
-                    "launch_flags": cfg["launch flags"],
-                    **asdict(r),
-                }
-            )
+            out.append({"run_id": report.run.id, **key, **asdict(r), "title": r.title})
     return out
 
 
@@ -168,7 +208,7 @@ def to_json(report: Report) -> str:
                 "config": s.config,
                 "notes": s.notes,
                 "tokens": asdict(s.tokens) | {"disagreements": s.tokens.disagreements()},
-                "results": [asdict(r) for r in s.rows],
+                "results": [asdict(r) | {"title": r.title} for r in s.rows],
             }
             for s in report.scenarios
         ],

@@ -1,5 +1,7 @@
 """SQLite system of record."""
 
-from dyno.store.db import RunRow, ScenarioRow, ScrapeRow, Store, connect, migrate
+from dyno.store.db import Store, connect, migrate
+from dyno.store.rows import CheckRow, RunRow, ScenarioRow, ScrapeRow
+from dyno.store.sink import RunSink
 
-__all__ = ["RunRow", "ScenarioRow", "ScrapeRow", "Store", "connect", "migrate"]
+__all__ = ["CheckRow", "RunRow", "RunSink", "ScenarioRow", "ScrapeRow", "Store", "connect", "migrate"]

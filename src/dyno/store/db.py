@@ -10,14 +10,28 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from dyno import __version__
-from dyno.client.records import Chunk, RequestRecord
+from dyno.client.records import RequestRecord
 from dyno.errors import StoreError
+from dyno.provenance import RunProvenance
 from dyno.store.migrations import MIGRATIONS, Migration
+from dyno.store.rows import (
+    REQUEST_INSERT,
+    RUN_JSON_COLUMNS,
+    CheckRow,
+    RunRow,
+    ScenarioRow,
+    ScrapeRow,
+    from_json,
+    request_from_row,
+    request_values,
+    to_json,
+)
 
 
 def _now_iso() -> str:
@@ -60,58 +74,6 @@ def connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-@dataclass(frozen=True)
-class ScenarioRow:
-    id: int
-    run_id: int
-    name: str
-    status: str
-    config: dict[str, Any]
-    notes: list[str]
-    facts: dict[str, Any]
-    started_at: str
-    finished_at: str | None
-
-
-@dataclass(frozen=True)
-class ScrapeRow:
-    scenario: str
-    label: str
-    t_ns: int
-    text: str
-
-
-@dataclass(frozen=True)
-class RunRow:
-    id: int
-    kind: str
-    status: str
-    started_at: str
-    finished_at: str | None
-    dyno_version: str
-    endpoint: str | None
-    engine: str | None
-    engine_version: str | None
-    model: str | None
-    launch_config: dict[str, Any] | None
-    hardware: dict[str, Any] | None
-    method: dict[str, Any] | None
-    server_info: dict[str, Any] | None
-    clock_wall_ns: int | None
-    clock_perf_ns: int | None
-    note: str | None
-    n_requests: int = 0
-    n_errors: int = 0
-
-
-def _j(v: Any) -> str | None:
-    return None if v is None else json.dumps(v, sort_keys=True)
-
-
-def _uj(v: str | None) -> Any:
-    return None if v is None else json.loads(v)
-
-
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -130,38 +92,41 @@ class Store:
         self,
         *,
         kind: str,
-        endpoint: str | None,
-        engine: str | None = None,
-        engine_version: str | None = None,
-        model: str | None = None,
-        launch_config: dict[str, Any] | None = None,
-        hardware: dict[str, Any] | None = None,
+        prov: RunProvenance | None = None,
         method: dict[str, Any] | None = None,
-        server_info: dict[str, Any] | None = None,
         clock: tuple[int, int] | None = None,
     ) -> int:
+        """A new run in state `running`, owned by this process (so a dead owner can be told)."""
+        p = prov or RunProvenance()
         wall, perf = clock or (time.time_ns(), time.perf_counter_ns())
+        me = psutil.Process()
         cur = self.db.execute(
             "INSERT INTO runs (kind, status, started_at, dyno_version, endpoint, engine, engine_version,"
-            " model, launch_config, hardware, method, server_info, clock_wall_ns, clock_perf_ns)"
-            " VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " model, launch_config, hardware, method, server_info, clock_wall_ns, clock_perf_ns, pid,"
+            " pid_create_time, key_properties, ceiling)"
+            " VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 kind,
                 _now_iso(),
                 __version__,
-                endpoint,
-                engine,
-                engine_version,
-                model,
-                _j(launch_config),
-                _j(hardware),
-                _j(method),
-                _j(server_info),
+                p.endpoint,
+                p.engine,
+                p.engine_version,
+                p.model,
+                to_json(p.launch_config),
+                to_json(p.hardware),
+                to_json(method),
+                to_json(p.server_info),
                 wall,
                 perf,
+                me.pid,
+                me.create_time(),
+                to_json(p.key_properties),
+                to_json(p.ceiling),
             ),
         )
-        assert cur.lastrowid is not None
+        if cur.lastrowid is None:
+            raise StoreError(f"{self.path}: the new run got no id")
         return cur.lastrowid
 
     def update_run(self, run_id: int, **fields: Any) -> None:
@@ -175,12 +140,14 @@ class Store:
             "server_info",
             "note",
             "endpoint",
+            "key_properties",
+            "ceiling",
         }
         bad = set(fields) - allowed
         if bad:
             raise ValueError(f"cannot update {bad}")
         for k, v in fields.items():
-            val = _j(v) if isinstance(v, dict | list) else v
+            val = to_json(v) if isinstance(v, dict | list) else v
             self.db.execute(f"UPDATE runs SET {k} = ? WHERE id = ?", (val, run_id))
 
     def finish_run(self, run_id: int, status: str, note: str | None = None) -> None:
@@ -190,65 +157,34 @@ class Store:
         )
 
     def add_request(self, run_id: int, r: RequestRecord) -> int:
-        chunks = [[c.t_ns, c.kind, c.tokens] for c in r.chunks]
-        cur = self.db.execute(
-            "INSERT INTO requests (run_id, scenario, label, seq, params, t_sent_ns, t_headers_ns,"
-            " t_first_chunk_ns, t_first_content_ns, t_end_ns, chunks, prompt_tokens, output_tokens,"
-            " reasoning_tokens, output_text, reasoning_text, tool_calls, finish_reason, response_model,"
-            " http_status, error_kind, error_message, malformed_events, response_headers)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                r.scenario,
-                r.label,
-                r.seq,
-                _j(r.params),
-                r.t_sent_ns,
-                r.t_headers_ns,
-                r.t_first_chunk_ns,
-                r.t_first_content_ns,
-                r.t_end_ns,
-                json.dumps(chunks),
-                r.prompt_tokens,
-                r.output_tokens,
-                r.reasoning_tokens,
-                r.output_text,
-                r.reasoning_text,
-                _j(list(r.tool_calls)),
-                r.finish_reason,
-                r.response_model,
-                r.http_status,
-                r.error_kind,
-                r.error_message,
-                r.malformed_events,
-                _j(r.response_headers),
-            ),
-        )
-        assert cur.lastrowid is not None
+        cur = self.db.execute(REQUEST_INSERT, request_values(run_id, r))
+        if cur.lastrowid is None:
+            raise StoreError(f"{self.path}: the request row got no id")
         return cur.lastrowid
 
     def start_scenario(self, run_id: int, name: str, config: dict[str, Any]) -> int:
         cur = self.db.execute(
             "INSERT INTO scenarios (run_id, name, status, config, notes, facts, started_at)"
             " VALUES (?, ?, 'running', ?, '[]', '{}', ?)",
-            (run_id, name, _j(config), _now_iso()),
+            (run_id, name, to_json(config), _now_iso()),
         )
-        assert cur.lastrowid is not None
+        if cur.lastrowid is None:
+            raise StoreError(f"{self.path}: the scenario row got no id")
         return cur.lastrowid
 
     def finish_scenario(self, scenario_id: int, status: str, notes: list[str], facts: dict[str, Any]) -> None:
         self.db.execute(
             "UPDATE scenarios SET status = ?, notes = ?, facts = ?, finished_at = ? WHERE id = ?",
-            (status, json.dumps(notes), _j(facts), _now_iso(), scenario_id),
+            (status, json.dumps(notes), to_json(facts), _now_iso(), scenario_id),
         )
 
     def scenarios(self, run_id: int) -> list[ScenarioRow]:
         out = []
         for row in self.db.execute("SELECT * FROM scenarios WHERE run_id = ? ORDER BY id", (run_id,)):
             d = dict(row)
-            d["config"] = _uj(d["config"]) or {}
-            d["notes"] = _uj(d["notes"]) or []
-            d["facts"] = _uj(d["facts"]) or {}
+            d["config"] = from_json(d["config"]) or {}
+            d["notes"] = from_json(d["notes"]) or []
+            d["facts"] = from_json(d["facts"]) or {}
             out.append(ScenarioRow(**d))
         return out
 
@@ -266,8 +202,8 @@ class Store:
 
     def _run_from_row(self, row: sqlite3.Row) -> RunRow:
         d = dict(row)
-        for k in ("launch_config", "hardware", "method", "server_info"):
-            d[k] = _uj(d[k])
+        for k in RUN_JSON_COLUMNS:
+            d[k] = from_json(d[k])
         return RunRow(**d)
 
     _RUN_SELECT = (
@@ -289,41 +225,24 @@ class Store:
         rows = self.db.execute(f"{self._RUN_SELECT} {where} ORDER BY id DESC LIMIT ?", args).fetchall()
         return [self._run_from_row(r) for r in rows]
 
+    def add_check(self, run_id: int, c: CheckRow) -> None:
+        self.db.execute(
+            "INSERT INTO checks (run_id, check_id, title, status, evidence, fix, facts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, c.check_id, c.title, c.status, c.evidence, c.fix, to_json(c.facts)),
+        )
+
+    def checks(self, run_id: int) -> list[CheckRow]:
+        rows = self.db.execute(
+            "SELECT check_id, title, status, evidence, fix, facts FROM checks WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+        return [CheckRow(r[0], r[1], r[2], r[3], r[4], from_json(r[5]) or {}) for r in rows]
+
     def requests(self, run_id: int, scenario: str | None = None) -> list[RequestRecord]:
         sql = "SELECT * FROM requests WHERE run_id = ?"
         args: tuple[Any, ...] = (run_id,)
         if scenario is not None:
             sql += " AND scenario = ?"
             args = (run_id, scenario)
-        out = []
-        for row in self.db.execute(sql + " ORDER BY id", args):
-            d = dict(row)
-            chunks = tuple(Chunk(t, kind, tok) for t, kind, tok in json.loads(d["chunks"] or "[]"))
-            out.append(
-                RequestRecord(
-                    scenario=d["scenario"],
-                    label=d["label"],
-                    seq=d["seq"],
-                    params=_uj(d["params"]) or {},
-                    t_sent_ns=d["t_sent_ns"],
-                    t_headers_ns=d["t_headers_ns"],
-                    t_first_chunk_ns=d["t_first_chunk_ns"],
-                    t_first_content_ns=d["t_first_content_ns"],
-                    t_end_ns=d["t_end_ns"],
-                    chunks=chunks,
-                    prompt_tokens=d["prompt_tokens"],
-                    output_tokens=d["output_tokens"],
-                    reasoning_tokens=d["reasoning_tokens"],
-                    output_text=d["output_text"] or "",
-                    reasoning_text=d["reasoning_text"] or "",
-                    tool_calls=tuple(_uj(d["tool_calls"]) or ()),
-                    finish_reason=d["finish_reason"],
-                    response_model=d["response_model"],
-                    http_status=d["http_status"],
-                    error_kind=d["error_kind"],
-                    error_message=d["error_message"],
-                    malformed_events=d["malformed_events"],
-                    response_headers=_uj(d["response_headers"]) or {},
-                )
-            )
-        return out
+        return [request_from_row(row) for row in self.db.execute(sql + " ORDER BY id", args)]

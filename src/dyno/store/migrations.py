@@ -109,8 +109,41 @@ def m003_response_headers(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN response_headers TEXT")  # JSON, credentials excluded
 
 
+def m004_checks_and_run_keys(db: sqlite3.Connection) -> None:
+    """Check verdicts get their own table (they were scenario rows with evidence and fix packed into
+    `notes`); runs record who is writing them (to find abandoned ones), their key properties and
+    the roofline ceiling of their target."""
+    _script(
+        db,
+        """
+        ALTER TABLE runs ADD COLUMN pid INTEGER;             -- the dyno process writing the run
+        ALTER TABLE runs ADD COLUMN pid_create_time REAL;    -- ... and its create time (pid reuse)
+        ALTER TABLE runs ADD COLUMN key_properties TEXT;     -- JSON: what makes two runs comparable
+        ALTER TABLE runs ADD COLUMN ceiling TEXT;            -- JSON: roofline inputs for the target
+        CREATE TABLE checks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            check_id TEXT NOT NULL,
+            title TEXT NOT NULL,
+            status TEXT NOT NULL,               -- pass | warn | fail | skipped
+            evidence TEXT NOT NULL,
+            fix TEXT NOT NULL,
+            facts TEXT                          -- JSON
+        );
+        CREATE INDEX checks_run ON checks(run_id);
+        INSERT INTO checks (run_id, check_id, title, status, evidence, fix, facts)
+            SELECT s.run_id, s.name, COALESCE(json_extract(s.config, '$.title'), s.name), s.status,
+                   COALESCE(json_extract(s.notes, '$[0]'), ''), COALESCE(json_extract(s.notes, '$[1]'), ''),
+                   s.facts
+            FROM scenarios s JOIN runs r ON r.id = s.run_id WHERE r.kind = 'check' ORDER BY s.id;
+        DELETE FROM scenarios WHERE run_id IN (SELECT id FROM runs WHERE kind = 'check')
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
     ("m002_scenarios_and_scrapes", m002_scenarios_and_scrapes),
     ("m003_response_headers", m003_response_headers),
+    ("m004_checks_and_run_keys", m004_checks_and_run_keys),
 ]

@@ -5,9 +5,20 @@ from dyno.bench.scenarios.cache import PrefixCache
 from dyno.bench.scenarios.features import SpecDecode, ToolCall
 from dyno.bench.scenarios.latency import TTFT, Decode, Prefill
 from dyno.bench.scenarios.load import Concurrency
+from dyno.bench.scenarios.sanity import Sanity
 
 SCENARIOS: dict[str, type[Scenario]] = {
-    c.name: c for c in (Decode, TTFT, Prefill, Concurrency, PrefixCache, ToolCall, SpecDecode)
+    c.name: c for c in (Sanity, Decode, TTFT, Prefill, Concurrency, PrefixCache, ToolCall, SpecDecode)
 }
 
-__all__ = ["SCENARIOS", "TTFT", "Concurrency", "Decode", "Prefill", "PrefixCache", "SpecDecode", "ToolCall"]
+__all__ = [
+    "SCENARIOS",
+    "TTFT",
+    "Concurrency",
+    "Decode",
+    "Prefill",
+    "PrefixCache",
+    "Sanity",
+    "SpecDecode",
+    "ToolCall",
+]

@@ -69,11 +69,9 @@ class PrefixCache:
                 if d is not None and d.hit_rate is not None:
                     rates.append(d.hit_rate)
             rows += keep(
-                ResultRow.of(data.name, label, "TTFT", "ms", summarize(derive.ttft_ms(r) for r in reqs)),
-                ResultRow.of(
-                    data.name, label, "prompt tokens", "tok", summarize(r.prompt_tokens for r in reqs)
-                ),
-                ResultRow.of(data.name, label, "cache hit rate", "", summarize(rates)),
+                ResultRow.of(data.name, label, "ttft_ms", summarize(derive.ttft_ms(r) for r in reqs)),
+                ResultRow.of(data.name, label, "prompt_tokens", summarize(r.prompt_tokens for r in reqs)),
+                ResultRow.of(data.name, label, "cache_hit_rate", summarize(rates)),
             )
         notes = []
         cold_t = [t for r in cold if (t := derive.ttft_ms(r))]
@@ -82,7 +80,7 @@ class PrefixCache:
             speedup = statistics.median(cold_t) / statistics.median(warm_t)
             rows += keep(
                 ResultRow.scalar(
-                    data.name, "warm vs cold", "TTFT speedup", "x", speedup, n=min(len(cold_t), len(warm_t))
+                    data.name, "warm vs cold", "ttft_speedup", speedup, n=min(len(cold_t), len(warm_t))
                 )
             )
         notes.append(verdict(rows))
@@ -90,7 +88,7 @@ class PrefixCache:
 
 
 def verdict(rows: list[ResultRow]) -> str:
-    hit = {r.label: r for r in rows if r.metric == "cache hit rate"}
+    hit = {r.label: r for r in rows if r.metric == "cache_hit_rate"}
     if "cold" not in hit or "warm" not in hit:
         return "unverified: no prefix-cache counters on /metrics, so a hit cannot be told from a miss"
     cold_max = hit["cold"].max if hit["cold"].max is not None else 1.0

@@ -91,14 +91,10 @@ class ToolCall:
         for label in ("plain", "tools"):
             reqs = groups.get(label, [])
             rows += keep(
-                ResultRow.of(data.name, label, "TTFT", "ms", summarize(derive.ttft_ms(r) for r in reqs)),
-                ResultRow.of(data.name, label, "e2e", "s", summarize(derive.e2e_s(r) for r in reqs)),
-                ResultRow.of(
-                    data.name, label, "prompt tokens", "tok", summarize(r.prompt_tokens for r in reqs)
-                ),
-                ResultRow.of(
-                    data.name, label, "output tokens", "tok", summarize(r.output_tokens for r in reqs)
-                ),
+                ResultRow.of(data.name, label, "ttft_ms", summarize(derive.ttft_ms(r) for r in reqs)),
+                ResultRow.of(data.name, label, "e2e_s", summarize(derive.e2e_s(r) for r in reqs)),
+                ResultRow.of(data.name, label, "prompt_tokens", summarize(r.prompt_tokens for r in reqs)),
+                ResultRow.of(data.name, label, "output_tokens", summarize(r.output_tokens for r in reqs)),
             )
         plain, tools = groups.get("plain", []), groups.get("tools", [])
         notes = list(data.notes)
@@ -108,12 +104,12 @@ class ToolCall:
             if p and t:
                 rows += keep(
                     ResultRow.scalar(
-                        data.name, "tools - plain", "prompt overhead", "tok", t.mean - p.mean, n=min(p.n, t.n)
+                        data.name, "tools - plain", "prompt_overhead_tok", t.mean - p.mean, n=min(p.n, t.n)
                     )
                 )
             valid = sum(1 for r in tools if _valid_call(r.tool_calls))
             rows += keep(
-                ResultRow.scalar(data.name, "tools", "valid tool calls", "", valid / len(tools), n=len(tools))
+                ResultRow.scalar(data.name, "tools", "valid_tool_calls", valid / len(tools), n=len(tools))
             )
         return ScenarioSummary(rows, notes)
 
@@ -172,9 +168,7 @@ class SpecDecode:
             d = spec_decode_delta(b, a) if b and a else None
             reqs = groups.get(kind, [])
             rows += keep(
-                ResultRow.of(
-                    data.name, kind, "decode tok/s", "tok/s", summarize(derive.decode_tok_s(r) for r in reqs)
-                )
+                ResultRow.of(data.name, kind, "decode_tok_s", summarize(derive.decode_tok_s(r) for r in reqs))
             )
             if d is None:
                 continue
@@ -183,22 +177,19 @@ class SpecDecode:
                 continue
             moved = True
             rows += keep(
-                ResultRow.scalar(data.name, kind, "acceptance rate", "", d.acceptance_rate, n=int(d.drafts)),
+                ResultRow.scalar(data.name, kind, "acceptance_rate", d.acceptance_rate, n=int(d.drafts)),
                 ResultRow.scalar(
                     data.name,
                     kind,
-                    "mean acceptance length",
-                    "tok",
+                    "mean_acceptance_length",
                     d.mean_acceptance_length,
                     n=int(d.drafts),
                 ),
-                ResultRow.scalar(data.name, kind, "drafts", "count", d.drafts),
-                ResultRow.scalar(data.name, kind, "accepted tokens", "tok", d.accepted_tokens),
+                ResultRow.scalar(data.name, kind, "drafts", d.drafts),
+                ResultRow.scalar(data.name, kind, "accepted_tokens", d.accepted_tokens),
             )
             for pos, rate in enumerate(d.per_position_rate):
-                rows += keep(
-                    ResultRow.scalar(data.name, kind, f"accept@{pos + 1}", "", rate, n=int(d.drafts))
-                )
+                rows += keep(ResultRow.scalar(data.name, kind, f"accept_at_{pos + 1}", rate, n=int(d.drafts)))
             per_pos_total = sum(d.accepted_per_position)
             if d.accepted_per_position and abs(per_pos_total - d.accepted_tokens) > 0.5:
                 notes.append(

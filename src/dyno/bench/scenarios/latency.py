@@ -36,13 +36,11 @@ def fixed_length_notes(reqs: list[RequestRecord]) -> list[str]:
 
 def latency_rows(scenario: str, label: str, reqs: list[RequestRecord]) -> list[ResultRow]:
     return keep(
-        ResultRow.of(
-            scenario, label, "decode tok/s", "tok/s", summarize(derive.decode_tok_s(r) for r in reqs)
-        ),
-        ResultRow.of(scenario, label, "TTFT", "ms", summarize(derive.ttft_ms(r) for r in reqs)),
-        ResultRow.of(scenario, label, "ITL", "ms", summarize(x for r in reqs for x in derive.itl_ms(r))),
-        ResultRow.of(scenario, label, "e2e", "s", summarize(derive.e2e_s(r) for r in reqs)),
-        ResultRow.of(scenario, label, "output tokens", "tok", summarize(r.output_tokens for r in reqs)),
+        ResultRow.of(scenario, label, "decode_tok_s", summarize(derive.decode_tok_s(r) for r in reqs)),
+        ResultRow.of(scenario, label, "ttft_ms", summarize(derive.ttft_ms(r) for r in reqs)),
+        ResultRow.of(scenario, label, "itl_ms", summarize(x for r in reqs for x in derive.itl_ms(r))),
+        ResultRow.of(scenario, label, "e2e_s", summarize(derive.e2e_s(r) for r in reqs)),
+        ResultRow.of(scenario, label, "output_tokens", summarize(r.output_tokens for r in reqs)),
     )
 
 
@@ -122,18 +120,16 @@ class TTFT:
         rows = []
         for label, reqs in data.by_label().items():
             ttft = summarize(derive.ttft_ms(r) for r in reqs)
-            rows += keep(ResultRow.of(data.name, label, "TTFT", "ms", ttft))
+            rows += keep(ResultRow.of(data.name, label, "ttft_ms", ttft))
             if ttft is not None:  # the field quotes TTFT as percentiles
                 rows += keep(
                     *(
-                        ResultRow.scalar(data.name, label, f"TTFT {q}", "ms", v, n=ttft.n)
+                        ResultRow.scalar(data.name, label, f"ttft_{q}_ms", v, n=ttft.n)
                         for q, v in (("p50", ttft.median), ("p90", ttft.p90), ("p99", ttft.p99))
                     )
                 )
             rows += keep(
-                ResultRow.of(
-                    data.name, label, "prompt tokens", "tok", summarize(r.prompt_tokens for r in reqs)
-                )
+                ResultRow.of(data.name, label, "prompt_tokens", summarize(r.prompt_tokens for r in reqs))
             )
         return ScenarioSummary(rows, [])
 
@@ -186,10 +182,8 @@ class Prefill:
             reqs = groups[label]
             rate = [(r.prompt_tokens or 0) / (t / 1000) for r in reqs if (t := derive.ttft_ms(r))]
             rows += keep(
-                ResultRow.of(
-                    data.name, label, "prompt tokens", "tok", summarize(r.prompt_tokens for r in reqs)
-                ),
-                ResultRow.of(data.name, label, "TTFT", "ms", summarize(derive.ttft_ms(r) for r in reqs)),
-                ResultRow.of(data.name, label, "prefill tok/s", "tok/s", summarize(rate)),
+                ResultRow.of(data.name, label, "prompt_tokens", summarize(r.prompt_tokens for r in reqs)),
+                ResultRow.of(data.name, label, "ttft_ms", summarize(derive.ttft_ms(r) for r in reqs)),
+                ResultRow.of(data.name, label, "prefill_tok_s", summarize(rate)),
             )
         return ScenarioSummary(rows, [])

@@ -68,18 +68,15 @@ class Concurrency:
             before, after = data.scrapes.get(f"before:{label}"), data.scrapes.get(f"after:{label}")
             queue = mean_queue_time_s(before, after) if before and after else None
             rows += keep(
-                ResultRow.of(data.name, label, "aggregate tok/s", "tok/s", agg),
+                ResultRow.of(data.name, label, "aggregate_tok_s", agg),
                 ResultRow.of(
                     data.name,
                     label,
-                    "per-request tok/s",
-                    "tok/s",
+                    "per_request_tok_s",
                     summarize(derive.decode_tok_s(r) for r in reqs),
                 ),
-                ResultRow.of(data.name, label, "TTFT", "ms", summarize(derive.ttft_ms(r) for r in reqs)),
-                ResultRow.scalar(
-                    data.name, label, "queue time (server)", "ms", None if queue is None else queue * 1000
-                ),
+                ResultRow.of(data.name, label, "ttft_ms", summarize(derive.ttft_ms(r) for r in reqs)),
+                ResultRow.scalar(data.name, label, "queue_time_ms", None if queue is None else queue * 1000),
             )
         notes = fixed_length_notes(data.requests)
         failed = [r for r in data.requests if not r.ok]

@@ -1,0 +1,63 @@
+"""Pick the renderer for a stored run by its kind, and render it in the format asked for.
+
+The CLI never chooses a renderer itself: `dyno report`, `dyno bench`,
+`dyno demo`, `dyno check` and `dyno verify` all print a run through `show_run`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+
+from rich.console import Console
+
+from dyno.errors import UsageError
+from dyno.report.build import build_report
+from dyno.report.check import check_csv, check_json, check_markdown
+from dyno.report.render import RENDERERS
+from dyno.report.terminal import print_checks, print_report
+from dyno.report.verify import build_verify_report, show
+from dyno.store import Store
+
+
+class Format(StrEnum):
+    """Every report format; a command that offers fewer lists its own choices."""
+
+    text = "text"
+    md = "md"
+    json = "json"
+    csv = "csv"
+
+
+def show_run(
+    store: Store,
+    run_id: int,
+    fmt: Format | str,
+    console: Console,
+    write: Callable[[str], object] = sys.stdout.write,
+) -> None:
+    fmt = Format(fmt)
+    run = store.get_run(run_id)
+    if run is None:
+        raise UsageError(f"no run {run_id} in {store.path} (see `dyno runs`)")
+    if run.kind == "check":
+        checks = store.checks(run_id)
+        if fmt is Format.text:
+            print_checks(run, checks, console)
+        else:
+            render = {Format.md: check_markdown, Format.json: check_json, Format.csv: check_csv}[fmt]
+            write(_line_ended(render(run, checks)))
+        return
+    if run.kind == "verify":
+        show(build_verify_report(store, run_id), fmt.value, console)
+        return
+    report = build_report(store, run_id)
+    if fmt is Format.text:
+        print_report(report, console)
+    else:
+        write(_line_ended(RENDERERS[fmt.value](report)))
+
+
+def _line_ended(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"

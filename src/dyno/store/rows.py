@@ -1,0 +1,123 @@
+"""What the store hands back, and the one place that says how a request row maps to columns.
+
+The requests table's columns are the fields of `RequestRecord`, in its order;
+`REQUEST_COLUMNS` derives the insert and the read from the dataclass, so a
+field added to the record needs one migration and nothing else here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dyno.client.records import Chunk, RequestRecord
+
+
+def to_json(v: Any) -> str | None:
+    return None if v is None else json.dumps(v, sort_keys=True)
+
+
+def from_json(v: str | None) -> Any:
+    return None if v is None else json.loads(v)
+
+
+@dataclass(frozen=True)
+class Codec:
+    encode: Callable[[Any], Any]
+    decode: Callable[[Any], Any]
+
+
+_PLAIN = Codec(lambda v: v, lambda v: v)
+_TEXT = Codec(lambda v: v, lambda v: v or "")
+# Fields that are not plain SQLite values: how each is written and read back.
+_CODECS: dict[str, Codec] = {
+    "params": Codec(to_json, lambda v: from_json(v) or {}),
+    "chunks": Codec(
+        lambda cs: json.dumps([[c.t_ns, c.kind, c.tokens] for c in cs]),
+        lambda v: tuple(Chunk(t, kind, tok) for t, kind, tok in json.loads(v or "[]")),
+    ),
+    "tool_calls": Codec(lambda v: to_json(list(v)), lambda v: tuple(from_json(v) or ())),
+    "response_headers": Codec(to_json, lambda v: from_json(v) or {}),
+    "output_text": _TEXT,
+    "reasoning_text": _TEXT,
+}
+
+REQUEST_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RequestRecord))
+REQUEST_INSERT = (
+    f"INSERT INTO requests (run_id, {', '.join(REQUEST_COLUMNS)})"
+    f" VALUES (?, {', '.join('?' for _ in REQUEST_COLUMNS)})"
+)
+
+
+def request_values(run_id: int, r: RequestRecord) -> tuple[Any, ...]:
+    return (run_id, *(_CODECS.get(c, _PLAIN).encode(getattr(r, c)) for c in REQUEST_COLUMNS))
+
+
+def request_from_row(row: Any) -> RequestRecord:
+    return RequestRecord(**{c: _CODECS.get(c, _PLAIN).decode(row[c]) for c in REQUEST_COLUMNS})
+
+
+@dataclass(frozen=True)
+class ScenarioRow:
+    id: int
+    run_id: int
+    name: str
+    status: str
+    config: dict[str, Any]
+    notes: list[str]
+    facts: dict[str, Any]
+    started_at: str
+    finished_at: str | None
+
+
+@dataclass(frozen=True)
+class ScrapeRow:
+    scenario: str
+    label: str
+    t_ns: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One verdict of a `dyno check` run."""
+
+    check_id: str
+    title: str
+    status: str  # pass | warn | fail | skipped
+    evidence: str
+    fix: str
+    facts: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    kind: str
+    status: str  # running | complete | partial | failed | abandoned
+    started_at: str
+    finished_at: str | None
+    dyno_version: str
+    endpoint: str | None
+    engine: str | None
+    engine_version: str | None
+    model: str | None
+    launch_config: dict[str, Any] | None
+    hardware: dict[str, Any] | None
+    method: dict[str, Any] | None
+    server_info: dict[str, Any] | None
+    clock_wall_ns: int | None
+    clock_perf_ns: int | None
+    note: str | None
+    pid: int | None = None
+    pid_create_time: float | None = None
+    key_properties: dict[str, Any] | None = None
+    ceiling: dict[str, Any] | None = None
+    n_requests: int = 0
+    n_errors: int = 0
+
+
+RUN_JSON_COLUMNS = ("launch_config", "hardware", "method", "server_info", "key_properties", "ceiling")
