@@ -217,7 +217,7 @@ def test_500_is_http_5xx() -> None:
 
 
 def test_the_body_excerpt_is_bounded() -> None:
-    r = one(respond(502, b"x" * 10_000))
+    r = one(respond(500, b"x" * 10_000))
     assert r.error_kind == "http_5xx" and len(r.error_message or "") == 1000
 
 

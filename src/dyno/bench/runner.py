@@ -11,11 +11,12 @@ import asyncio
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from dyno import signals
 from dyno.bench.scenario import BenchContext, Scenario, ServerGone
+from dyno.bench.tally import Tally, exit_code, run_status
 from dyno.client import ClientConfig, StreamClient
 from dyno.engine import supervisor
 from dyno.engine.target import Target, TargetSpec, open_target
@@ -33,11 +34,22 @@ class BenchProgress(Protocol):
 @dataclass(frozen=True)
 class BenchResult:
     run_id: int
-    status: str  # complete | partial
+    status: str  # complete | partial | failed
     url: str
-    message: str  # why a run is partial; "" when complete
+    message: str  # why a run is partial; "" when it ran through
     scenario_status: dict[str, str]
+    tally: Tally = field(default_factory=Tally)  # measured requests, failures by kind
     kept_up: bool = False  # an engine this run started is still running
+
+    def exit_code(self, max_error_rate: float = 0.0) -> int:
+        return exit_code(self.status, self.tally, max_error_rate)
+
+    def failure_message(self) -> str:
+        """Why the run does not pass: partial, failed requests grouped by kind; '' when it passes."""
+        parts = [self.message] if self.message else []
+        if self.tally.failed:
+            parts.append(self.tally.summary())
+        return "; ".join(parts)
 
 
 DEFINITIONS = {
@@ -97,17 +109,19 @@ def bench_target(
     status = "partial"
     message = "interrupted"
     outcome: dict[str, str] = {}
+    tally = Tally()
     try:
         message = asyncio.run(
-            _run_scenarios(sink, target, target.model, scenarios, run_id, progress, outcome)
+            _run_scenarios(sink, target, target.model, scenarios, run_id, progress, outcome, tally)
         )
-        status = "complete" if not message else "partial"
+        status = run_status(not message, tally)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
         message = signals.describe(e)
         raise
     finally:
-        sink.finish_run(run_id, status, note=message or None)
-    return BenchResult(run_id, status, target.url, message, outcome)
+        note = "; ".join(x for x in (message, tally.summary()) if x)
+        sink.finish_run(run_id, status, note=note or None)
+    return BenchResult(run_id, status, target.url, message, outcome, tally)
 
 
 async def _run_scenarios(
@@ -118,6 +132,7 @@ async def _run_scenarios(
     run_id: int,
     progress: BenchProgress | None,
     outcome: dict[str, str],
+    tally: Tally,
 ) -> str:
     """Runs every scenario; returns "" when the suite ran through, else why it stopped."""
     max_len = target.max_model_len
@@ -137,6 +152,7 @@ async def _run_scenarios(
                 run_id=run_id,
                 run_salt=f"{run_id}{secrets.token_hex(3)}",
                 advance=progress.advance if progress else (lambda _n: None),
+                tally=tally,
             )
             for i, sc in enumerate(scenarios):
                 if progress:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 
 from dyno.bench.figures import figure
 from dyno.bench.stats import Summary
+from dyno.bench.tally import Tally
 from dyno.client import Endpoint, GenRequest, RequestRecord, StreamClient
 from dyno.metrics import Scrape, parse
 from dyno.store.sink import RunSink
@@ -56,6 +57,7 @@ class BenchContext:
     run_id: int
     run_salt: str
     advance: Callable[[int], None] = lambda _n: None
+    tally: Tally = field(default_factory=Tally)
     requests_stored: int = 0
     _salts: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -66,6 +68,7 @@ class BenchContext:
     async def generate(self, req: GenRequest, *, scenario: str, label: str, seq: int = 0) -> RequestRecord:
         rec = (await self.client.generate(req)).tagged(scenario, label, seq)
         self.sink.add_request(self.run_id, rec)
+        self.tally.add(rec)
         self.requests_stored += 1
         self.advance(1)
         if rec.error_kind in _SUSPECT and not await asyncio.to_thread(self.endpoint.healthy):

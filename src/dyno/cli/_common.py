@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -20,6 +21,7 @@ from rich.progress import (
 )
 
 from dyno import signals
+from dyno.bench.runner import BenchResult
 from dyno.engine.supervisor import ProgressFn
 from dyno.settings import Settings
 from dyno.store import Store
@@ -83,6 +85,32 @@ class RequestBar:
         self.p.update(
             self.task,
             description=f"starting the engine ... {elapsed_s:.0f} s  [dim]{escape(last_line[:60])}[/]",
+        )
+
+
+def max_error_rate_option() -> Any:  # a typer OptionInfo, used as a parameter default
+    return typer.Option(
+        0.0,
+        "--max-error-rate",
+        min=0.0,
+        max=1.0,
+        help="Fraction of measured requests that may fail before the exit code says so (0: none).",
+    )
+
+
+def exit_for(result: BenchResult, max_error_rate: float, what: str = "run") -> None:
+    """Say where the run is stored, and exit non-zero (with the reasons) when it does not pass."""
+    code = result.exit_code(max_error_rate)
+    if code:
+        err_console.print(
+            f"[red]{what} {result.run_id} is {result.status}[/]: {escape(result.failure_message())}",
+            highlight=False,
+        )
+        raise typer.Exit(code)
+    if result.tally.failed:
+        err_console.print(
+            f"[yellow]tolerated (--max-error-rate {max_error_rate:g})[/]: {escape(result.tally.summary())}",
+            highlight=False,
         )
 
 

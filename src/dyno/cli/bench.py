@@ -5,11 +5,18 @@ from __future__ import annotations
 from enum import Enum
 
 import typer
-from rich.markup import escape
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
-from dyno.cli._common import console, err_console, request_progress, settings, stored_on_interrupt
+from dyno.cli._common import (
+    console,
+    err_console,
+    exit_for,
+    max_error_rate_option,
+    request_progress,
+    settings,
+    stored_on_interrupt,
+)
 from dyno.engine.target import TargetSpec
 from dyno.errors import UsageError
 from dyno.report.show import Format, show_run
@@ -51,8 +58,14 @@ def register(app: typer.Typer) -> None:
         ),
         keep: bool = typer.Option(False, "--keep", help="Leave an engine dyno started running."),
         fmt: Format = typer.Option(Format.text, "--format", help="Output after the run."),
+        max_error_rate: float = max_error_rate_option(),
     ) -> None:
-        """Benchmark an endpoint: decode, TTFT, prefill, concurrency, prefix cache, tools, speculation."""
+        """Benchmark an endpoint: decode, TTFT, prefill, concurrency, prefix cache, tools, speculation.
+
+        Exit codes: 0 the run completed and no more than --max-error-rate of its measured requests
+        failed; 1 it is partial or failed, or too many requests failed (the message groups them by
+        kind); 2 bad input; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+        """
         scenarios = suites.select(suite.value, scenario or None, repeat, _levels(concurrency))
         spec = TargetSpec(target, model, api_key_env, hardware, keep)
         s = settings()
@@ -69,7 +82,5 @@ def register(app: typer.Typer) -> None:
                     on_engine_progress=bar.engine_progress,
                 )
             show_run(store, result.run_id, fmt, console)
-        if result.status != "complete":
-            err_console.print(f"[red]run {result.run_id} is partial[/]: {escape(result.message)}")
-            raise typer.Exit(1)
         err_console.print(f"stored as run {result.run_id}; `dyno report {result.run_id}` renders it again")
+        exit_for(result, max_error_rate)

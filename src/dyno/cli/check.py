@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from dyno.cli._common import console, err_console, settings, stored_on_interrupt
+from dyno.cli._common import console, err_console, max_error_rate_option, settings, stored_on_interrupt
 from dyno.probe.runner import CheckOptions, run_check
 from dyno.report.show import Format, show_run
 from dyno.store import Store
@@ -24,8 +24,13 @@ def register(app: typer.Typer) -> None:
         expect_spec: bool = typer.Option(False, "--expect-spec", help="Speculation off fails."),
         api_key_env: str = typer.Option(None, "--api-key-env", help="Env var holding the API key."),
         fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
+        max_error_rate: float = max_error_rate_option(),
     ) -> None:
-        """Probe a live endpoint: chat, tools, reasoning, speculation, usage, router identity, exposure."""
+        """Probe a live endpoint: chat, tools, reasoning, speculation, usage, router identity, exposure.
+
+        Exit codes: 0 no check failed and no more than --max-error-rate of the requests failed (a 4xx
+        a check asks for is an answer, not a failure); 1 otherwise; 2 bad input; 128+N signal N.
+        """
         s = settings()
         opts = CheckOptions(url, model, via, expect_tools, expect_reasoning, expect_spec, api_key_env)
         with Store(s.db_path) as store:
@@ -34,4 +39,6 @@ def register(app: typer.Typer) -> None:
             show_run(store, rep.run_id, fmt, console)
         if rep.failed:
             err_console.print(f"[red]{sum(r.status == 'fail' for r in rep.results)} check(s) failed[/]")
-            raise typer.Exit(1)
+        if rep.tally.failed:
+            err_console.print(f"[yellow]{escape(rep.tally.summary())}[/]", highlight=False)
+        raise typer.Exit(rep.exit_code(max_error_rate))

@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from dyno.bench.demo import run_demo
-from dyno.cli._common import console, err_console, request_progress, settings, stored_on_interrupt
+from dyno.cli._common import (
+    console,
+    err_console,
+    exit_for,
+    max_error_rate_option,
+    request_progress,
+    settings,
+    stored_on_interrupt,
+)
 from dyno.engine import profiles
 from dyno.report.show import Format, show_run
 from dyno.store import Store
@@ -16,11 +24,14 @@ def register(app: typer.Typer) -> None:
     def demo(
         profile: str = typer.Option(profiles.DEFAULT_PROFILE, "--profile", help="Engine profile to demo."),
         keep: bool = typer.Option(False, "--keep", help="Leave the engine running afterwards."),
-        port: int = typer.Option(None, "--port", help="Port for the engine (default: a free one)."),
+        port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: a free one)."),
+        max_error_rate: float = max_error_rate_option(),
     ) -> None:
         """Bring the embedded engine up, check a chat, measure decode/TTFT/concurrency, store, take it down.
 
-        Prints the same report `dyno report RUN` prints for the stored run.
+        Prints the same report `dyno report RUN` prints for the stored run. Exit codes: 0 the run
+        completed, every scenario ran and no more than --max-error-rate of its requests failed;
+        1 otherwise (the message says why); 2 bad input; 128+N stopped by signal N.
         """
         s = settings()
         with Store(s.db_path) as store:
@@ -39,6 +50,9 @@ def register(app: typer.Typer) -> None:
             failed = [name for name, st in res.scenario_status.items() if st != "complete"]
         tail = f"engine still up at {res.url} (`dyno down` to stop)" if res.kept_up else "engine stopped"
         err_console.print(f"stored as run {res.run_id} in {s.db_path}; {tail}")
-        if res.status != "complete" or failed:
-            err_console.print(f"[red]demo run {res.run_id} is {res.status}[/]: {res.message or failed}")
+        if failed:
+            err_console.print(
+                f"[red]demo run {res.run_id}: scenarios did not complete: {', '.join(failed)}[/]"
+            )
             raise typer.Exit(1)
+        exit_for(res, max_error_rate, "demo run")

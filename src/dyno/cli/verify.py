@@ -10,8 +10,16 @@ unreachable); 2 for bad input. Tool-call validity is reported, never gating.
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
-from dyno.cli._common import console, err_console, request_progress, settings, stored_on_interrupt
+from dyno.cli._common import (
+    console,
+    err_console,
+    max_error_rate_option,
+    request_progress,
+    settings,
+    stored_on_interrupt,
+)
 from dyno.report.show import Format, show_run
 from dyno.report.verify import build_verify_report
 from dyno.store import Store
@@ -41,10 +49,13 @@ def register(app: typer.Typer) -> None:
             None, "--api-key-env", help="Env var holding an API key for both endpoints (never stored)."
         ),
         fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
+        max_error_rate: float = max_error_rate_option(),
     ) -> None:
         """Compare a candidate with a baseline: greedy exact match, math accuracy, tool-call validity.
 
-        Exits 1 when the lossless match rate is under 80% or math is significantly worse on the candidate.
+        Exits 1 when the lossless match rate is under 80% or math is significantly worse on the candidate,
+        or more than --max-error-rate of the requests failed (grouped by kind in the message); 2 on bad
+        input; 128+N when stopped by signal N.
         """
         options = VerifyOptions(parse_suites(suite), limit, max_tokens, concurrency, api_key_env)
         s = settings()
@@ -65,4 +76,7 @@ def register(app: typer.Typer) -> None:
             show_run(store, result.run_id, fmt, console)
             verdict = build_verify_report(store, result.run_id).verdict
         err_console.print(f"stored as run {result.run_id}; `dyno report {result.run_id}` renders it again")
+        if result.tally.over(max_error_rate):
+            err_console.print(f"[red]{escape(result.tally.summary())}[/]", highlight=False)
+            raise typer.Exit(1)
         raise typer.Exit(verdict.exit_code)

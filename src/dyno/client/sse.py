@@ -93,6 +93,10 @@ class SSEParser:
 _EOL = re.compile(rb"\r\n|\r|\n")
 
 
+class LineTooLong(Exception):
+    """A line grew past the splitter's cap without ending: not an SSE stream dyno can use."""
+
+
 class LineSplitter:
     """Bytes in, lines out, ending a line only at CR, LF or CRLF, as the SSE spec says.
 
@@ -102,9 +106,10 @@ class LineSplitter:
     Splitting on ASCII bytes also never cuts a UTF-8 sequence.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_line_bytes: int = 4 * 1024 * 1024) -> None:
         self._buf = b""
         self._skip_lf = False  # the last feed ended in CR; an LF opening the next one ends nothing
+        self.max_line_bytes = max_line_bytes
 
     def feed(self, data: bytes) -> list[str]:
         if not data:
@@ -119,6 +124,8 @@ class LineSplitter:
             lines.append(buf[start : m.start()].decode("utf-8", "replace"))
             start = m.end()
         self._buf = buf[start:]
+        if len(self._buf) > self.max_line_bytes:
+            raise LineTooLong(f"an SSE line passed {self.max_line_bytes} bytes without ending")
         if buf.endswith(b"\r"):
             self._skip_lf = True
         return lines

@@ -10,6 +10,7 @@ One `StreamClient` per run; its connection pool bounds concurrency.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 
 from dyno.client.records import Chunk, ChunkKind, GenRequest, RequestRecord
-from dyno.client.sse import Data, Done, LineSplitter, Malformed, SSEParser
+from dyno.client.sse import Data, Done, LineSplitter, LineTooLong, Malformed, SSEParser
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class ClientConfig:
     # benchmarks/client_accuracy.py). Several small pools keep each one short.
     connections_per_pool: int = 8
     continuous_usage: bool = True
+    # A server that stalls after its headers (or trickles keep-alives) must not hang a run:
+    # the whole request, headers to last byte, gets this long.
+    request_deadline_s: float = 1800.0
+    max_response_bytes: int = 64 * 1024 * 1024
+    max_line_bytes: int = 4 * 1024 * 1024
 
 
 def _now() -> int:
@@ -127,6 +133,47 @@ class _StreamState:
         return kind
 
 
+ERROR_BODY_BYTES = 64 * 1024  # an error page is read this far, no further
+
+
+async def _excerpt(resp: httpx.Response, limit: int = 1000) -> str:
+    body = b""
+    async for data in resp.aiter_bytes():
+        body += data
+        if len(body) >= ERROR_BODY_BYTES:
+            break
+    return body.decode("utf-8", "replace")[:limit]
+
+
+async def _classify(resp: httpx.Response, status: int, headers: dict[str, str]) -> tuple[str, str] | None:
+    """A named error for an answer that is not a stream of tokens; None when it is one.
+
+    Each is a thing a proxy in front of an engine does: redirect to a login
+    page, answer 502/503/504 for a dead upstream, return a whole JSON body or
+    an HTML page where a stream was asked for.
+    """
+    if 300 <= status < 400:
+        return (
+            "redirect",
+            f"HTTP {status} to {headers.get('location', '?')} (dyno does not follow redirects)",
+        )
+    if status in (502, 503, 504):
+        return (
+            "upstream_unavailable",
+            f"HTTP {status} (a proxy whose engine is down?): {await _excerpt(resp)}",
+        )
+    if status >= 400:
+        return (f"http_{status // 100}xx", await _excerpt(resp))
+    ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype in ("application/json", "text/html"):
+        what = "a JSON body" if ctype == "application/json" else "an HTML page (a proxy's login page?)"
+        return (
+            "not_sse",
+            f"HTTP {status} with {what} where an event stream was asked for: {await _excerpt(resp, 300)}",
+        )
+    return None
+
+
 class StreamClient:
     """Async client for one endpoint (`base_url` without `/v1`)."""
 
@@ -189,6 +236,33 @@ class StreamClient:
             rec = await self._generate_once(req)
         return rec
 
+    async def _read_stream(self, resp: httpx.Response, st: _StreamState) -> tuple[str, str] | None:
+        """Feed the body to the SSE parser; a body or a line past its cap ends the request."""
+        parser = SSEParser()
+        lines = LineSplitter(self.config.max_line_bytes)  # not resp.aiter_lines(): see LineSplitter
+        total = 0
+        try:
+            async for data in resp.aiter_bytes():
+                t = _now()
+                total += len(data)
+                if total > self.config.max_response_bytes:
+                    return (
+                        "response_too_large",
+                        f"the response passed {self.config.max_response_bytes} bytes; the rest was not read",
+                    )
+                for line in lines.feed(data):
+                    for ev in parser.feed(line):
+                        st.on_event(ev, t)
+        except LineTooLong as e:
+            return ("response_too_large", str(e))
+        t = _now()
+        for line in lines.close():
+            for ev in parser.feed(line):
+                st.on_event(ev, t)
+        for ev in parser.close():
+            st.on_event(ev, t)
+        return None
+
     async def _generate_once(self, req: GenRequest) -> RequestRecord:
         path = "/v1/chat/completions" if req.endpoint == "chat" else "/v1/completions"
         body = req.body(stream=True, continuous_usage=self._continuous_usage)
@@ -205,32 +279,25 @@ class StreamClient:
         pool = min(range(len(self._pools)), key=self._in_flight.__getitem__)
         self._in_flight[pool] += 1
         try:
-            async with self._pools[pool].stream("POST", path, json=body) as resp:
-                t_headers = _now()
-                status = resp.status_code
-                # Kept for "who answered?" checks; credentials never leave here.
-                headers = {
-                    k.lower(): v
-                    for k, v in resp.headers.items()
-                    if k.lower() not in ("authorization", "set-cookie", "www-authenticate")
-                }
-                if status >= 400:
-                    excerpt = (await resp.aread()).decode("utf-8", "replace")[:1000]
-                    error = (f"http_{status // 100}xx", excerpt)
-                else:
-                    parser = SSEParser()
-                    lines = LineSplitter()  # not resp.aiter_lines(): see LineSplitter for why
-                    async for data in resp.aiter_bytes():
-                        t = _now()
-                        for line in lines.feed(data):
-                            for ev in parser.feed(line):
-                                st.on_event(ev, t)
-                    t = _now()
-                    for line in lines.close():
-                        for ev in parser.feed(line):
-                            st.on_event(ev, t)
-                    for ev in parser.close():
-                        st.on_event(ev, t)
+            async with asyncio.timeout(self.config.request_deadline_s):
+                async with self._pools[pool].stream("POST", path, json=body) as resp:
+                    t_headers = _now()
+                    status = resp.status_code
+                    # Kept for "who answered?" checks; credentials never leave here.
+                    headers = {
+                        k.lower(): v
+                        for k, v in resp.headers.items()
+                        if k.lower() not in ("authorization", "set-cookie", "www-authenticate")
+                    }
+                    error = await _classify(resp, status, headers)
+                    if error is None:
+                        error = await self._read_stream(resp, st)
+        except TimeoutError:
+            error = (
+                "deadline",
+                f"no complete answer within {self.config.request_deadline_s:g} s "
+                "(the server stalled after answering, or the request is longer than --request-timeout)",
+            )
         except httpx.TimeoutException as e:
             error = ("timeout", f"{type(e).__name__}: {e}")
         except httpx.ConnectError as e:

@@ -19,6 +19,7 @@ Labels = tuple[tuple[str, str], ...]
 class Scrape:
     t_ns: int  # perf_counter_ns when the scrape returned
     samples: Mapping[tuple[str, Labels], float]
+    error: str | None = None  # why the text could not be read as Prometheus exposition
 
     def total(self, name: str, **match: str) -> float | None:
         """Sum of all samples called `name` whose labels include `match`; None if there are none."""
@@ -43,10 +44,19 @@ class Scrape:
 
 
 def parse(text: str, t_ns: int = 0) -> Scrape:
+    """The samples of an exposition text; never raises on what a server sent.
+
+    A proxy's HTML page (or any text that is not Prometheus exposition) gives
+    an empty scrape whose `error` says why, so every counter reads as absent.
+    """
     samples: dict[tuple[str, Labels], float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            samples[(s.name, tuple(sorted(s.labels.items())))] = float(s.value)
+    try:
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples[(s.name, tuple(sorted(s.labels.items())))] = float(s.value)
+    except Exception as e:  # the parser raises ValueError, IndexError, ... on foreign text
+        head = " ".join(text[:60].split())
+        return Scrape(t_ns, {}, f"not Prometheus text ({type(e).__name__}; it starts {head!r})")
     return Scrape(t_ns, samples)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +18,7 @@ import psutil
 from dyno import signals
 from dyno.bench.scenario import scrape_into
 from dyno.bench.scenarios.features import suggest_tool_parser
+from dyno.bench.tally import Tally, run_status
 from dyno.client import ClientConfig, Endpoint, GenRequest, RequestRecord, StreamClient
 from dyno.engine.target import Target, TargetSpec, is_this_machine, open_target
 from dyno.metrics import Scrape, counter_delta
@@ -58,6 +59,11 @@ class CheckOptions:
     api_key_env: str | None = None
 
 
+# A check's 4xx is an answer the check judges (tools not enabled, a base model without a chat
+# template), not a failed request.
+CHECK_ANSWERS = ("http_4xx",)
+
+
 @dataclass(frozen=True)
 class CheckReport:
     run_id: int
@@ -65,17 +71,24 @@ class CheckReport:
     model: str | None
     engine_version: str | None
     results: list[CheckResult]
+    tally: Tally = field(default_factory=lambda: Tally(CHECK_ANSWERS))
 
     @property
     def failed(self) -> bool:
         return any(r.status == "fail" for r in self.results)
 
+    def exit_code(self, max_error_rate: float = 0.0) -> int:
+        return 1 if self.failed or self.tally.over(max_error_rate) else 0
+
 
 class _Probe:
     """Sends the checks' requests; stores each as it finishes."""
 
-    def __init__(self, sink: RunSink, run_id: int, client: StreamClient, ep: Endpoint, model: str) -> None:
+    def __init__(
+        self, sink: RunSink, run_id: int, client: StreamClient, ep: Endpoint, model: str, tally: Tally
+    ) -> None:
         self.sink, self.run_id, self.client, self.ep, self.model = sink, run_id, client, ep, model
+        self.tally = tally
 
     def chat(self, text: str, max_tokens: int, **kw: Any) -> GenRequest:
         return GenRequest(
@@ -97,6 +110,7 @@ class _Probe:
     ) -> RequestRecord:
         rec = (await (client or self.client).generate(req)).tagged(check, label)
         self.sink.add_request(self.run_id, rec)
+        self.tally.add(rec)
         return rec
 
     async def scrape(self, check: str, label: str) -> Scrape | None:
@@ -168,11 +182,14 @@ def _check(sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[st
             },
         )
         results = [first]
+        tally = Tally(CHECK_ANSWERS)
         status, note = "partial", "stopped by an error"  # a crash or Ctrl-C keeps what was decided
         try:
             if target.model is not None:
-                asyncio.run(_live_checks(sink, run_id, opts, url, api_key, ep, target.model, step, results))
-            status, note = "complete", ""
+                asyncio.run(
+                    _live_checks(sink, run_id, opts, url, api_key, ep, target.model, step, results, tally)
+                )
+            status, note = run_status(True, tally), tally.summary()
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
             note = signals.describe(e)
             raise
@@ -180,7 +197,7 @@ def _check(sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[st
             for r in results:
                 sink.add_check(run_id, CheckRow(r.id, r.title, r.status, r.evidence, r.fix, r.facts))
             sink.finish_run(run_id, status, note=note or None)
-    return CheckReport(run_id, url, target.model, target.engine_version, results)
+    return CheckReport(run_id, url, target.model, target.engine_version, results, tally)
 
 
 async def _live_checks(
@@ -193,12 +210,13 @@ async def _live_checks(
     model: str,
     step: Callable[[str], None],
     out: list[CheckResult],
+    tally: Tally,
 ) -> None:
     """Appends each verdict to `out` as soon as it is reached."""
     # include_usage only (no vLLM extensions): check what a plain OpenAI client gets.
     cfg = ClientConfig(continuous_usage=False, read_timeout_s=120)
     async with StreamClient(url, api_key=api_key, config=cfg) as client:
-        p = _Probe(sink, run_id, client, ep, model)
+        p = _Probe(sink, run_id, client, ep, model, tally)
         step("chat")
         chat = judge_chat(await p.send(p.chat(CHAT_PROMPT, 32), "chat"))
         out.append(chat)

@@ -87,8 +87,12 @@ def build_report(store: Store, run_id: int) -> Report:
         raise UsageError(f"no run {run_id} in {store.path} (see `dyno runs`)")
     requests = store.requests(run_id)
     scrapes: dict[str, dict[str, Scrape]] = {}
+    unreadable: dict[str, str] = {}  # scenario -> why its /metrics could not be read
     for sc in store.scrapes(run_id):
-        scrapes.setdefault(sc.scenario, {})[sc.label] = parse(sc.text, sc.t_ns)
+        parsed = parse(sc.text, sc.t_ns)
+        scrapes.setdefault(sc.scenario, {})[sc.label] = parsed
+        if parsed.error:
+            unreadable.setdefault(sc.scenario, parsed.error)
     rows = store.scenarios(run_id)
     if rows:
         entries = [(r.name, r.status, r.config, r.notes, r.facts) for r in rows]
@@ -110,6 +114,11 @@ def build_report(store: Store, run_id: int) -> Report:
         cls = SCENARIOS.get(name)
         summary = cls.summarize(data) if cls is not None else _generic(data)
         all_notes = list(dict.fromkeys([*notes, *summary.notes]))
+        if name in unreadable:
+            all_notes.append(
+                f"/metrics answered with something that is {unreadable[name]}: stored as it came, "
+                "server counters unavailable"
+            )
         cpu = facts.get("client_cpu_fraction")
         if isinstance(cpu, float | int) and cpu > CLIENT_CPU_WARN:
             all_notes.append(

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from dyno import provenance, signals
+from dyno.bench.tally import Tally, run_status
 from dyno.client import ClientConfig, RequestRecord, StreamClient
 from dyno.engine import supervisor
 from dyno.engine.target import (
@@ -71,8 +72,9 @@ class VerifyOptions:
 @dataclass(frozen=True)
 class VerifyResult:
     run_id: int
-    status: str  # complete | partial
+    status: str  # complete | partial | failed
     sides: tuple[Target, ...]  # in the order they were measured
+    tally: Tally = field(default_factory=Tally)  # both sides' requests
 
 
 def _side_info(t: Target) -> dict[str, Any]:
@@ -169,10 +171,12 @@ def run_verify(
     )
     scenario_ids = {p.name: sink.start_scenario(run_id, p.scenario, p.config()) for p in plans}
     records: list[RequestRecord] = []
+    tally = Tally()
 
     def emit(r: RequestRecord) -> None:
         records.append(r)
         sink.add_request(run_id, r)
+        tally.add(r)
 
     if progress:
         progress.begin(2 * sum(len(p.items) for p in plans))
@@ -187,7 +191,7 @@ def run_verify(
                 done[t.spec.role] = t
                 _record_sides(sink, run_id, done)
                 _measure(t, plans, opts, emit, progress, step)
-        status = "complete"
+        status = run_status(True, tally)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
         note = signals.describe(e)
         raise
@@ -205,8 +209,9 @@ def run_verify(
                 notes,
                 facts(judge(p.name, p.config(), mine)),
             )
-        sink.finish_run(run_id, status, note=None if status == "complete" else note)
-    return VerifyResult(run_id, status, tuple(done.values()))
+        note = "; ".join(x for x in (note if status != "complete" else "", tally.summary()) if x)
+        sink.finish_run(run_id, status, note=note or None)
+    return VerifyResult(run_id, status, tuple(done.values()), tally)
 
 
 def _measure(
