@@ -7,8 +7,10 @@ Engine tests share converted models through one session-wide models folder
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +18,19 @@ import pytest
 
 from dyno.engine import profiles, supervisor
 from dyno.engine.models import fetch
-from dyno.engine.state import EngineState
+from dyno.engine.state import EngineState, read_state
 from dyno.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+def default_sigint() -> None:
+    """preexec_fn for a child a test sends SIGINT to: a suite started in the background from a
+    non-interactive shell runs with SIGINT ignored, and a child inherits that; Python then never
+    installs its KeyboardInterrupt handler and the signal would do nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture(autouse=True)
@@ -49,11 +58,31 @@ def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return s.models_dir
 
 
-def home_with_models(base: Path, shared: Path) -> Settings:
+# Homes whose engines the test that made them must not leave running (see `reap_engines`).
+_HOMES: list[Settings] = []
+
+
+def home_with_models(base: Path, shared: Path, *, reap: bool = True) -> Settings:
     s = Settings(home=base).ensure()
     s.models_dir.rmdir()
     s.models_dir.symlink_to(shared, target_is_directory=True)
+    if reap:
+        _HOMES.append(s)
     return s
+
+
+@pytest.fixture(autouse=True)
+def reap_engines() -> Iterator[None]:
+    """A test that fails half-way must not leave its engine running: whatever engine a test's homes
+    still record when it ends, passed or failed, is stopped (its whole process group)."""
+    first = len(_HOMES)
+    yield
+    for s in _HOMES[first:]:
+        state = read_state(s)
+        if state is not None:
+            with contextlib.suppress(Exception):
+                supervisor.stop(s, grace_s=10)
+    del _HOMES[first:]
 
 
 class RunningEngine:
@@ -71,9 +100,15 @@ class RunningEngine:
 
 
 def start_engine(
-    tmp: Path, shared: Path, name: str, extra: tuple[str, ...] = (), profile: str = "smollm2"
+    tmp: Path,
+    shared: Path,
+    name: str,
+    extra: tuple[str, ...] = (),
+    profile: str = "smollm2",
+    *,
+    reap: bool = True,
 ) -> RunningEngine:
-    s = home_with_models(tmp / name, shared)
+    s = home_with_models(tmp / name, shared, reap=reap)
     prof = profiles.load_profile(s, profile)
     recipe = profiles.to_recipe(s, prof, extra_flags=extra)
     return RunningEngine(s, supervisor.start(s, profile, recipe))
@@ -82,7 +117,7 @@ def start_engine(
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory: pytest.TempPathFactory, shared_models: Path) -> Iterator[RunningEngine]:
     """The plain embedded engine (SmolLM2, no tool flags, no speculation), shared by the session."""
-    eng = start_engine(tmp_path_factory.mktemp("engine"), shared_models, "plain")
+    eng = start_engine(tmp_path_factory.mktemp("engine"), shared_models, "plain", reap=False)
     yield eng
     supervisor.stop(eng.settings)
 
@@ -102,6 +137,7 @@ def spec_tools_engine(
         "spec-tools",
         ("--speculative-config", NGRAM),
         profile="smollm2-tools",
+        reap=False,
     )
     yield eng
     supervisor.stop(eng.settings)

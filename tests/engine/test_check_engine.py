@@ -84,7 +84,9 @@ def test_identity_fails_through_a_fallback_router_and_passes_without_one(
 @pytest.fixture(scope="module")
 def base_engine(tmp_path_factory: pytest.TempPathFactory, shared_models: Path) -> Iterator[RunningEngine]:
     fetch(Settings(home=shared_models.parent), "gemma3-270m-base")
-    eng = start_engine(tmp_path_factory.mktemp("engine"), shared_models, "gemma-base", profile="gemma3-base")
+    eng = start_engine(
+        tmp_path_factory.mktemp("engine"), shared_models, "gemma-base", profile="gemma3-base", reap=False
+    )
     yield eng
     supervisor.stop(eng.settings)
 

@@ -20,7 +20,7 @@ from dyno.engine.state import group_members, read_state
 from dyno.errors import EngineStartError
 from dyno.metrics import counter_delta, parse
 from dyno.store import Store
-from tests.conftest import home_with_models
+from tests.conftest import default_sigint, home_with_models
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 
@@ -174,6 +174,7 @@ def test_ctrl_c_during_startup_leaves_no_process_and_no_state(shared_models: Pat
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     # Wait until the engine group exists (state written right after the spawn).
     deadline = time.monotonic() + 120

@@ -19,6 +19,7 @@ from dyno.engine.target import TargetSpec
 from dyno.report import build_report
 from dyno.settings import Settings
 from dyno.store import Store
+from tests.conftest import default_sigint
 from tests.fixtures.pacing import StartPacing
 
 
@@ -115,6 +116,7 @@ def test_ctrl_c_stores_the_partial_run(pacing_server: StartPacing, dyno_home: Pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,
     )
     db = Settings.from_env().db_path
     deadline = time.monotonic() + 60

@@ -19,7 +19,7 @@ from dyno.catalog import (
 )
 from dyno.catalog import cpu as cpu_probe
 from dyno.errors import UsageError
-from dyno.plan import param_counts
+from dyno.plan import bytes_per_token, decode_ceiling_tok_s, param_counts
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "models"
 
@@ -141,8 +141,54 @@ def test_find_model_by_checkpoint_hub_id_path_or_id() -> None:
 def test_quant_bytes_include_their_scales() -> None:
     assert get_quant("bf16").bytes_per_weight == 2.0
     assert get_quant("nvfp4").bytes_per_weight == pytest.approx(0.5 + 1 / 16)
+    # OCP MX: 32 E2M1 values share one E8M0 byte
     assert get_quant("mxfp4").bytes_per_weight == pytest.approx(0.5 + 1 / 32)
-    assert get_quant("awq-int4").bytes_per_weight > 0.5
+    # W4A16, group 128: an FP16 scale and a 4-bit zero per group
+    assert get_quant("awq-int4").bytes_per_weight == pytest.approx(0.5 + (2 + 0.5) / 128)
+    assert get_quant("gptq-int4").bytes_per_weight == pytest.approx(0.5 + (2 + 0.5) / 128)
+    # group 32 with int8 zero points (the larger of the two readings, see quants.toml)
+    assert get_quant("awq-int4-g32").bytes_per_weight == pytest.approx(0.5 + (2 + 1) / 32)
+
+
+def test_every_quant_states_bits_and_bytes_alike_with_a_source() -> None:
+    for q in catalog().quants.values():
+        assert q.bits_per_weight / 8 == pytest.approx(q.bytes_per_weight, rel=1e-3), q.id
+        noted = {**q.sources, **q.estimated}
+        assert "bytes_per_weight" in noted or "bits_per_weight" in noted, q.id
+    for qid in ("awq-int4", "gptq-int4", "awq-int4-g32", "mxfp4"):
+        q = get_quant(qid)
+        assert q.kind == ("fp4" if qid == "mxfp4" else "int4")
+        assert any("https://" in note for note in q.sources.values()), qid
+    assert "2306.00978" in get_quant("awq-int4").sources["format"]
+    assert "2210.17323" in get_quant("gptq-int4").sources["format"]
+    assert "microscaling" in get_quant("mxfp4").sources["bytes_per_weight"].lower()
+
+
+def test_field_reports_name_known_hardware_and_stay_under_the_ceiling() -> None:
+    reports = 0
+    for m in catalog().models.values():
+        for v in m.variants:
+            for r in v.field_reports:
+                reports += 1
+                hw = get_hardware(r.hardware)
+                ceiling = decode_ceiling_tok_s(
+                    hw, bytes_per_token(m, v, get_quant(v.quant), context_tokens=0).total
+                )
+                assert 0 < r.decode_tok_s <= ceiling, (m.id, v.quant, r.decode_tok_s, ceiling)
+                assert r.source.strip()
+    assert reports >= 4
+
+
+def test_the_31b_awq_variant_and_its_field_report() -> None:
+    hit = find_model("cyankiwi/gemma-4-31B-it-AWQ-4bit")
+    assert hit is not None and hit[0].id == "gemma-4-31b-it" and hit[1] is not None
+    variant = hit[1]
+    assert variant.quant == "awq-int4-g32" and not variant.online
+    (report,) = variant.field_reports
+    assert (report.hardware, report.decode_tok_s) == ("gb10", 10.6)
+    # the field saw AWQ beat NVFP4 on GB10 (6.9 tok/s)
+    nvfp4 = get_model("gemma-4-31b-it").variant("nvfp4")
+    assert nvfp4 is not None and nvfp4.field_reports[0].decode_tok_s < report.decode_tok_s
 
 
 def test_cpu_entry_is_measured_and_cached(tmp_path: Path) -> None:

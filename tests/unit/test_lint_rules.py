@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dyno.catalog import get_hardware
-from dyno.lint import RULES, LintContext, build_context, lint, read_model_folder
+from dyno.lint import RULES, LintContext, build_context, detect_quant, lint, read_model_folder
 from dyno.recipe import parse_command
 
 MODELS = Path(__file__).parent.parent / "fixtures" / "models"
@@ -93,11 +94,8 @@ CASES: dict[str, tuple[Callable[[], LintContext], Callable[[], LintContext]]] = 
     ),
     "nvfp4-sm12x-without-marlin": (
         lambda: serve("nvidia/Gemma-4-26B-A4B-NVFP4 --gpu-memory-utilization 0.8", hw="gb10"),
-        lambda: ctx(
-            "VLLM_NVFP4_GEMM_BACKEND=marlin VLLM_USE_FLASHINFER_MOE_FP4=0 vllm serve "
-            "nvidia/Gemma-4-26B-A4B-NVFP4 --moe-backend marlin --host 127.0.0.1",
-            hw="gb10",
-        ),
+        # the field's command: --moe-backend marlin alone fixes an MoE model
+        lambda: serve("nvidia/Gemma-4-26B-A4B-NVFP4 --quantization modelopt --moe-backend marlin", hw="gb10"),
     ),
     "unified-memory-utilization": (
         lambda: serve(f"{FP8} --max-model-len 32768", hw="gb10"),  # vLLM's default 0.90
@@ -240,3 +238,137 @@ def test_the_plans_own_recipe_has_no_errors() -> None:
         h = get_hardware(hw)
         r = recipe_for(make_plan(h, get_model(model)))
         assert not [f for f in lint(build_context(r, hardware=h)) if f.severity != "info"], (hw, model)
+
+
+NVFP4_MOE = "nvidia/Gemma-4-26B-A4B-NVFP4 --quantization modelopt"
+NVFP4_DENSE = "nvidia/Gemma-4-31B-IT-NVFP4 --quantization modelopt"
+DENSE_ENV = "VLLM_NVFP4_GEMM_BACKEND=marlin VLLM_USE_FLASHINFER_MOE_FP4=0"
+
+
+def marlin_findings(c: LintContext) -> list[tuple[str, str]]:
+    return [(f.severity, f.message) for f in lint(c) if f.id == "nvfp4-sm12x-without-marlin"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        f"vllm serve {NVFP4_MOE} --moe-backend marlin",
+        f"vllm serve {NVFP4_MOE} --moe-backend=marlin",
+        f"vllm serve {NVFP4_MOE} --moe-backend Marlin",
+        f"{DENSE_ENV} vllm serve {NVFP4_MOE} --moe-backend marlin",
+        f"{DENSE_ENV} vllm serve {NVFP4_DENSE}",
+        f"VLLM_NVFP4_GEMM_BACKEND=marlin VLLM_USE_FLASHINFER_MOE_FP4=false vllm serve {NVFP4_DENSE}",
+        f"vllm serve {NVFP4_DENSE} --linear-backend marlin",  # the flag newer vLLM builds read
+        # docker `-e NAME` passes the host's value through: dyno cannot see it, so it does not judge it
+        "docker run --gpus all -e VLLM_NVFP4_GEMM_BACKEND -e VLLM_USE_FLASHINFER_MOE_FP4 "
+        f"vllm/vllm-openai:v0.19.0 {NVFP4_DENSE}",
+    ],
+)
+def test_nvfp4_marlin_fixes_that_work(command: str) -> None:
+    assert marlin_findings(ctx(command, hw="gb10")) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (f"vllm serve {NVFP4_MOE}", "is MoE"),
+        (f"{DENSE_ENV} vllm serve {NVFP4_MOE}", "fix dense models, not experts"),
+        (f"vllm serve {NVFP4_MOE} --moe-backend flashinfer_cutlass", "is MoE"),
+        (f"vllm serve {NVFP4_DENSE}", "is dense"),
+        (f"vllm serve {NVFP4_DENSE} --moe-backend marlin", "has none"),
+        (f"VLLM_USE_FLASHINFER_MOE_FP4=0 vllm serve {NVFP4_DENSE}", "is dense"),
+    ],
+)
+def test_nvfp4_without_the_fix_for_its_kind_is_an_error(command: str, says: str) -> None:
+    found = marlin_findings(ctx(command, hw="gb10"))
+    assert [sev for sev, _ in found] == ["error"] and says in found[0][1]
+
+
+def test_nvfp4_rule_only_on_sm12x_and_only_for_nvfp4() -> None:
+    assert marlin_findings(serve(NVFP4_MOE, hw="b200")) == []
+    assert marlin_findings(serve(NVFP4_MOE, hw="rtx-5090")) != []  # sm_120 too
+    # MXFP4: vLLM's own MXFP4 MoE selection prefers Marlin on sm_12x
+    assert marlin_findings(serve("some-org/gpt-oss-20b --quantization mxfp4", hw="gb10")) == []
+
+
+def _folder(path: Path, text_config: dict[str, object]) -> Path:
+    config = {
+        "model_type": "gemma4",
+        "text_config": text_config,
+        "quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4"},
+    }
+    path.mkdir()
+    (path / "config.json").write_text(json.dumps(config))
+    return path
+
+
+def test_nvfp4_rule_reads_moe_from_the_model_folder(tmp_path: Path) -> None:
+    moe = _folder(tmp_path / "moe", {"enable_moe_block": True, "num_experts": 128})
+    dense = _folder(tmp_path / "dense", {"enable_moe_block": False, "num_experts": None})
+    assert read_model_folder(moe).is_moe and not read_model_folder(dense).is_moe
+    assert marlin_findings(serve(f"{moe} --moe-backend marlin", hw="gb10", folder=moe)) == []
+    assert [s for s, _ in marlin_findings(serve(str(moe), hw="gb10", folder=moe))] == ["error"]
+    found = marlin_findings(serve(f"{dense} --moe-backend marlin", hw="gb10", folder=dense))
+    assert [s for s, _ in found] == ["error"] and "is dense" in found[0][1]
+    assert marlin_findings(ctx(f"{DENSE_ENV} vllm serve {dense}", hw="gb10", folder=dense)) == []
+
+
+def test_nvfp4_rule_on_a_model_it_does_not_know() -> None:
+    unknown = "someone/Mystery-30B-NVFP4"
+    found = marlin_findings(serve(unknown, hw="gb10"))
+    assert [s for s, _ in found] == ["error"] and "does not know whether" in found[0][1]
+    # one fix given: right for one kind, wrong for the other, and dyno cannot tell which
+    assert [s for s, _ in marlin_findings(serve(f"{unknown} --moe-backend marlin", hw="gb10"))] == ["warn"]
+    assert [s for s, _ in marlin_findings(ctx(f"{DENSE_ENV} vllm serve {unknown}", hw="gb10"))] == ["warn"]
+    assert marlin_findings(ctx(f"{DENSE_ENV} vllm serve {unknown} --moe-backend marlin", hw="gb10")) == []
+
+
+@pytest.mark.parametrize(
+    ("flag", "quant"),
+    [
+        ("awq", "awq-int4"),
+        ("awq_marlin", "awq-int4"),
+        ("gptq", "gptq-int4"),
+        ("gptq_marlin", "gptq-int4"),
+        ("mxfp4", "mxfp4"),
+        ("modelopt_fp4", "nvfp4"),
+    ],
+)
+def test_detect_quant_from_the_quantization_flag(flag: str, quant: str) -> None:
+    recipe = parse_command(f"vllm serve some-org/some-model --quantization {flag}").recipe
+    assert detect_quant(recipe, None, None) == (quant, f"--quantization {flag}")
+
+
+@pytest.mark.parametrize(
+    ("quantization_config", "quant"),
+    [
+        ({"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True}, "awq-int4"),
+        ({"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": False}, "gptq-int4"),
+        ({"quant_method": "gptq", "bits": 8, "group_size": 128}, None),  # INT8: not an INT4 format
+        ({"quant_method": "mxfp4"}, "mxfp4"),
+        ({"quant_method": "modelopt", "quant_algo": "NVFP4"}, "nvfp4"),
+        ({"quant_method": "modelopt", "quant_algo": "FP8"}, "fp8"),
+    ],
+)
+def test_detect_quant_from_the_model_config(
+    tmp_path: Path, quantization_config: dict[str, object], quant: str | None
+) -> None:
+    (tmp_path / "config.json").write_text(json.dumps({"quantization_config": quantization_config}))
+    recipe = parse_command(f"vllm serve {tmp_path}").recipe
+    found, evidence = detect_quant(recipe, read_model_folder(tmp_path), None)
+    assert found == quant
+    if quant is not None:
+        assert evidence == "quantization_config in config.json"
+
+
+def test_modelopt_flag_leaves_the_format_to_the_checkpoint() -> None:
+    # --quantization modelopt names the toolkit: its checkpoints are FP8 or NVFP4
+    recipe = parse_command(f"vllm serve {NVFP4_MOE}").recipe
+    assert detect_quant(recipe, None, None)[0] == "nvfp4"
+    fp8 = parse_command("vllm serve RedHatAI/gemma-4-26B-A4B-it-FP8-Dynamic --quantization modelopt").recipe
+    assert detect_quant(fp8, None, None)[0] == "fp8"
+
+
+def test_a_drafter_on_the_base_sibling_is_one_error_not_two() -> None:
+    c = serve(f"google/gemma-4-26B-A4B {MTP_26B} {TEXT_ONLY}")
+    assert "drafter-base-target" in ids(c) and "drafter-mismatch" not in ids(c)

@@ -170,9 +170,10 @@ def test_identity() -> None:
 
 def test_exposure() -> None:
     assert judge_exposure("127.0.0.1", ["127.0.0.1"], False).status == "pass"
-    assert judge_exposure("127.0.0.1", ["0.0.0.0"], False).status == "warn"
+    assert judge_exposure("127.0.0.1", ["0.0.0.0"], False).status == "fail"
     assert judge_exposure("127.0.0.1", ["0.0.0.0"], True).status == "pass"
-    assert judge_exposure("10.1.2.3", [], False).status == "warn"
+    assert judge_exposure("10.1.2.3", [], False).status == "fail"
+    assert judge_exposure("10.1.2.3", [], None).status == "warn"  # could not tell
     assert judge_exposure("localhost", [], None).status == "pass"
 
 

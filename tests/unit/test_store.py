@@ -76,3 +76,26 @@ def test_request_rows_round_trip_raw(tmp_path: Path) -> None:
         row = st.get_run(run)
         assert row is not None and row.status == "complete" and row.hardware == {"cpu": "y"}
         assert row.n_requests == 1 and row.n_errors == 0
+
+
+def test_chunks_come_back_compact_and_derive_the_same(tmp_path: Path) -> None:
+    from dyno.bench import derive
+    from dyno.client.records import ChunkSeq
+
+    chunks = (
+        Chunk(1, "empty", 0),
+        Chunk(5, "content", 1),
+        Chunk(9, "reasoning", None),
+        Chunk(20, "content", 3),
+    )
+    rec = RequestRecord(
+        params={}, t_sent_ns=0, t_first_content_ns=5, t_end_ns=21, chunks=chunks, output_tokens=4
+    )
+    with Store(tmp_path / "x.db") as st:
+        run = st.start_run(kind="bench")
+        st.add_request(run, rec)
+        back = st.requests(run)[0]
+    assert isinstance(back.chunks, ChunkSeq) and back.chunks == chunks and list(back.chunks) == list(chunks)
+    assert back.chunks[1:3] == chunks[1:3]
+    for f in (derive.decode_tok_s, derive.ttft_ms, derive.itl_ms, derive.chunk_token_total):
+        assert f(back) == f(rec)

@@ -13,6 +13,7 @@ from dyno.catalog.load import (
 from dyno.catalog.types import (
     AttentionGroup,
     Drafter,
+    FieldReport,
     Hardware,
     MlpGroup,
     Model,
@@ -24,6 +25,7 @@ from dyno.catalog.types import (
 __all__ = [
     "AttentionGroup",
     "Drafter",
+    "FieldReport",
     "Hardware",
     "MlpGroup",
     "Model",

@@ -14,6 +14,7 @@ from dyno.catalog import cpu
 from dyno.catalog.types import (
     AttentionGroup,
     Drafter,
+    FieldReport,
     Hardware,
     MlpGroup,
     Model,
@@ -79,12 +80,19 @@ class _MoeIn(_Strict):
     expert_intermediate_size: int = Field(gt=0)
 
 
+class _FieldReportIn(_Strict):
+    hardware: str
+    decode_tok_s: float = Field(gt=0)
+    source: str = Field(min_length=1)
+
+
 class _VariantIn(_Strict):
     quant: str
     checkpoints: list[str]
     online: bool = False
     quantized: list[TensorGroup] = list(DEFAULT_QUANTIZED)
     source: str
+    field_reports: list[_FieldReportIn] = []
 
 
 class _ModelIn(_Strict):
@@ -186,7 +194,15 @@ def _to_model(mid: str, m: _ModelIn) -> Model:
         if m.moe is None
         else Moe(m.moe.layers, m.moe.experts, m.moe.top_k, m.moe.expert_intermediate_size),
         variants=tuple(
-            Variant(v.quant, tuple(v.checkpoints), v.online, tuple(v.quantized), v.source) for v in m.variants
+            Variant(
+                v.quant,
+                tuple(v.checkpoints),
+                v.online,
+                tuple(v.quantized),
+                v.source,
+                tuple(FieldReport(r.hardware, r.decode_tok_s, r.source) for r in v.field_reports),
+            )
+            for v in m.variants
         ),
         sources=dict(m.sources),
         estimated=dict(m.estimated),
@@ -239,6 +255,9 @@ class Catalog:
             for v in m.variants:
                 if v.quant not in self.quants:
                     raise ValueError(f"model {m.id}: unknown quant {v.quant!r}")
+                for r in v.field_reports:
+                    if r.hardware not in self.hardware:
+                        raise ValueError(f"model {m.id}: field report on unknown hardware {r.hardware!r}")
             if m.drafter and m.drafter not in self.drafters:
                 raise ValueError(f"model {m.id}: unknown drafter {m.drafter!r}")
             if m.instruct_variant and m.instruct_variant not in self.models:

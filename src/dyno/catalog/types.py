@@ -84,12 +84,22 @@ class Moe:
 
 
 @dataclass(frozen=True)
+class FieldReport:
+    """A decode speed people reported for a variant: context next to a ceiling, not a dyno measurement."""
+
+    hardware: str  # a hardware id
+    decode_tok_s: float  # single-stream, as reported
+    source: str  # where it was reported, and what the report leaves unsaid
+
+
+@dataclass(frozen=True)
 class Variant:
     quant: str  # a QuantFormat id
     checkpoints: tuple[str, ...]  # known names, best first
     online: bool  # vLLM quantizes a BF16 checkpoint at load (--quantization)
     quantized: tuple[TensorGroup, ...]
     source: str
+    field_reports: tuple[FieldReport, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,16 @@ def exit_for(result: BenchResult, max_error_rate: float, what: str = "run") -> N
 
 
 @contextmanager
+def exits_on_signal(what_happened: str) -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP: say what was done about it, exit 128 + the signal number."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        err_console.print(f"[yellow]{escape(signals.describe(e))}[/]: {escape(what_happened)}")
+        raise typer.Exit(signals.exit_code(e)) from None
+
+
+@contextmanager
 def stored_on_interrupt(store: Store, what: str = "run") -> Iterator[None]:
     """Ctrl-C, SIGTERM or SIGHUP: say what was kept, exit 128 + the signal number."""
     try:

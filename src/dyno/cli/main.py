@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -26,6 +27,8 @@ from dyno.cli import (
 )
 from dyno.cli._common import err_console
 from dyno.errors import DynoError
+
+_ENVIRONMENT_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT)
 
 app = typer.Typer(
     name="dyno",
@@ -62,3 +65,15 @@ def main() -> None:
     except DynoError as e:
         err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(e.exit_code)
+    except OSError as e:
+        # The machine said no (a read-only or full DYNO_HOME, a file dyno may not write): a message
+        # that names the path, not a traceback. Programming errors are not OSErrors and still raise.
+        if e.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        where = f" ({e.filename})" if e.filename else ""
+        err_console.print(
+            f"[bold red]error:[/] {escape(e.strerror or str(e))}{escape(where)}; DYNO_HOME must be a "
+            "writable folder with free space (set DYNO_HOME to use another)",
+            highlight=False,
+        )
+        sys.exit(1)

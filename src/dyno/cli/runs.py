@@ -23,7 +23,9 @@ def register(app: typer.Typer) -> None:
             return
         t = Table("id", "kind", "status", "started", "model", "engine", "requests", "errors", "endpoint")
         for r in rows:
-            colour = {"complete": "green", "partial": "yellow", "failed": "red"}.get(r.status, "white")
+            colour = {"complete": "green", "partial": "yellow", "failed": "red", "abandoned": "magenta"}.get(
+                r.status, "white"
+            )
             t.add_row(
                 str(r.id),
                 r.kind,

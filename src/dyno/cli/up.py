@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from dyno.cli._common import console, fmt_duration, settings, startup_progress
+from dyno.cli._common import console, exits_on_signal, fmt_duration, settings, startup_progress
 from dyno.engine import profiles, supervisor
 from dyno.engine.target import launch_profile
 
@@ -43,7 +43,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Start an engine profile (fetching its model if needed) and wait until it serves."""
         name, extra = split_profile_and_flags(args or [])
-        with startup_progress(f"the engine ({name})") as progress:
+        stopped = "the engine was stopped before it served; nothing is left running"
+        with exits_on_signal(stopped), startup_progress(f"the engine ({name})") as progress:
             state, took = launch_profile(
                 settings(),
                 name,

@@ -8,8 +8,10 @@ stores one (wall clock, perf counter) pair to anchor them.
 from __future__ import annotations
 
 import json
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 Endpoint = Literal["chat", "completions"]
 ChunkKind = Literal["content", "reasoning", "tool", "empty"]
@@ -76,11 +78,65 @@ class GenRequest:
         return body
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Chunk:
     t_ns: int
     kind: ChunkKind
     tokens: int | None  # from the server's cumulative usage; None when it did not say
+
+
+_KINDS: tuple[ChunkKind, ...] = ("content", "reasoning", "tool", "empty")
+
+
+class ChunkSeq(Sequence[Chunk]):
+    """Chunks in 13 bytes each instead of a Python object each.
+
+    A report of a 10,000-request run reads over a million chunks; as objects
+    they took ~270 MB, as three typed arrays they take ~17 MB. It reads like a
+    tuple of Chunk (iteration, indexing, equality with a tuple), which is all
+    the derivations need.
+    """
+
+    __slots__ = ("_kinds", "_t", "_tok")
+
+    def __init__(self, chunks: Iterable[Chunk] = ()) -> None:
+        self._t = array("q")
+        self._kinds = bytearray()
+        self._tok = array("i")
+        for c in chunks:
+            self.append(c.t_ns, c.kind, c.tokens)
+
+    def append(self, t_ns: int, kind: ChunkKind, tokens: int | None) -> None:
+        self._t.append(t_ns)
+        self._kinds.append(_KINDS.index(kind))
+        self._tok.append(-1 if tokens is None else tokens)
+
+    def __len__(self) -> int:
+        return len(self._t)
+
+    @overload
+    def __getitem__(self, i: int) -> Chunk: ...
+    @overload
+    def __getitem__(self, i: slice) -> tuple[Chunk, ...]: ...
+    def __getitem__(self, i: int | slice) -> Chunk | tuple[Chunk, ...]:
+        if isinstance(i, slice):
+            return tuple(self[j] for j in range(*i.indices(len(self))))
+        tok = self._tok[i]
+        return Chunk(self._t[i], _KINDS[self._kinds[i]], None if tok < 0 else tok)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for t, k, tok in zip(self._t, self._kinds, self._tok, strict=True):
+            yield Chunk(t, _KINDS[k], None if tok < 0 else tok)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ChunkSeq({list(self)!r})"
 
 
 @dataclass(frozen=True)
@@ -94,7 +150,7 @@ class RequestRecord:
     t_first_chunk_ns: int | None = None
     t_first_content_ns: int | None = None  # first chunk carrying content or reasoning
     t_end_ns: int | None = None
-    chunks: tuple[Chunk, ...] = ()
+    chunks: Sequence[Chunk] = ()
     prompt_tokens: int | None = None
     output_tokens: int | None = None  # usage.completion_tokens
     reasoning_tokens: int | None = None

@@ -33,7 +33,8 @@ from dyno.engine.state import (
     write_state,
 )
 from dyno.errors import EndpointError, EngineError, EngineStartError, PortBusyError, UsageError
-from dyno.recipe import Recipe, to_argv, to_shell
+from dyno.recipe import Recipe, to_argv
+from dyno.redact import redact_argv, redact_recipe, redact_shell
 from dyno.settings import Settings
 
 DEFAULT_READY_TIMEOUT_S = 600.0  # a GPU cold start with torch.compile + graphs takes ~5 min
@@ -141,7 +142,9 @@ def _rotate(log: Path) -> None:
         log.replace(log.with_suffix(log.suffix + ".1"))
 
 
-def _engine_env(settings: Settings, recipe: Recipe) -> dict[str, str]:
+def _engine_env(settings: Settings, recipe: Recipe, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The engine's argv and environment. A key given on the command line (`--api-key X`) moves to
+    VLLM_API_KEY, which vLLM reads the same way: on argv it would show in `ps` to every user."""
     env = dict(os.environ)
     env.setdefault("VLLM_CACHE_ROOT", str(settings.cache_dir / "vllm"))
     env.update(recipe.env_dict)
@@ -149,9 +152,32 @@ def _engine_env(settings: Settings, recipe: Recipe) -> dict[str, str]:
         key = os.environ.get(recipe.api_key_env)
         if not key:
             raise EngineError(f"--api-key-env {recipe.api_key_env}: that variable is not set")
-        # vLLM reads its key from the environment; on argv it would show in `ps`.
         env["VLLM_API_KEY"] = key
-    return env
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if recipe.engine == "vllm" and tok == "--api-key" and i + 1 < len(argv):
+            env["VLLM_API_KEY"] = argv[i + 1]
+            i += 2
+            continue
+        if recipe.engine == "vllm" and tok.startswith("--api-key="):
+            env["VLLM_API_KEY"] = tok.split("=", 1)[1]
+            i += 1
+            continue
+        out.append(tok)
+        i += 1
+    return out, env
+
+
+def api_key_for(recipe: Recipe) -> str | None:
+    """The key an engine started from `recipe` requires (for dyno's own readiness probes)."""
+    if recipe.api_key_env:
+        return os.environ.get(recipe.api_key_env)
+    value = recipe.flag("--api-key")
+    if isinstance(value, str):
+        return value
+    return recipe.env_dict.get("VLLM_API_KEY")
 
 
 def start(
@@ -184,11 +210,12 @@ def start(
     argv = to_argv(recipe)
     if exe is not None:
         argv[0] = str(exe)
-    env = _engine_env(settings, recipe)
+    argv, env = _engine_env(settings, recipe, argv)
     log_path = settings.logs_dir / f"{profile}.log"
     _rotate(log_path)
     with log_path.open("wb") as log:
-        log.write(f"# dyno: starting profile {profile} at {time.ctime()}\n# {to_shell(recipe)}\n".encode())
+        header = f"# dyno: starting profile {profile} at {time.ctime()}\n# {redact_shell(recipe)}\n"
+        log.write(header.encode())
         log.flush()
         proc = subprocess.Popen(
             argv,
@@ -199,23 +226,30 @@ def start(
             start_new_session=True,
         )
     _CHILDREN[proc.pid] = proc
-    state = EngineState(
-        profile=profile,
-        pid=proc.pid,
-        pgid=proc.pid,
-        create_time=process_create_time(proc.pid) or time.time(),
-        host=recipe.host,
-        port=port,
-        served_name=recipe.served_name or recipe.model,
-        model=recipe.model,
-        recipe=recipe.to_dict(),
-        command=argv,
-        log_path=str(log_path),
-        started_at=time.time(),
-    )
-    write_state(settings, state)
     try:
-        api_key = os.environ.get(recipe.api_key_env) if recipe.api_key_env else None
+        # Until the state file names it, nothing else could ever find this process group again:
+        # any failure here (a full disk, a signal) takes the spawn back.
+        state = EngineState(
+            profile=profile,
+            pid=proc.pid,
+            pgid=proc.pid,
+            create_time=process_create_time(proc.pid) or time.time(),
+            host=recipe.host,
+            port=port,
+            served_name=recipe.served_name or recipe.model,
+            model=recipe.model,
+            recipe=redact_recipe(recipe.to_dict()),
+            command=redact_argv(argv),
+            log_path=str(log_path),
+            started_at=time.time(),
+        )
+        write_state(settings, state)
+    except BaseException:
+        stop_group(proc.pid, DEFAULT_GRACE_S)
+        _reap(proc.pid)
+        raise
+    try:
+        api_key = api_key_for(recipe)
         _wait_ready(proc, state, log_path, ready_timeout_s, on_progress, api_key)
     except BaseException:
         # Ctrl-C, timeout or a crash: take the whole group down, forget it.
@@ -320,11 +354,28 @@ class StopReport:
     remaining: tuple[int, ...]
 
 
+def owns_group(state: EngineState) -> bool:
+    """Is the process group recorded in `state` still the engine's, and so ours to signal?
+
+    While the leader (pid == pgid) lives, its create time must match the record. Once it is gone,
+    its remaining members are still that engine's: Linux does not hand out a pid that is still
+    a live process group's id, so the group cannot belong to anyone else.
+    """
+    ct = process_create_time(state.pgid)
+    if ct is None:
+        return True
+    return abs(ct - state.create_time) < 1.0
+
+
 def stop(settings: Settings, *, grace_s: float = DEFAULT_GRACE_S) -> StopReport:
     state = read_state(settings)
     if state is None:
         return StopReport(None, False, (), (), ())
     was_alive = liveness(state).alive
+    if not owns_group(state):
+        # The recorded pid now belongs to some other program: signalling its group would kill it.
+        clear_state(settings)
+        return StopReport(state.profile, False, (), (), ())
     terminated, killed = stop_group(state.pgid, grace_s)
     remaining = tuple(group_members(state.pgid))
     if remaining:
@@ -337,7 +388,7 @@ def stop(settings: Settings, *, grace_s: float = DEFAULT_GRACE_S) -> StopReport:
 
 
 def _cleanup_stale(settings: Settings, state: EngineState, life: Liveness) -> None:
-    if life.leftover_pids:
+    if life.leftover_pids and owns_group(state):
         stop_group(state.pgid, DEFAULT_GRACE_S)
     clear_state(settings)
 

@@ -13,14 +13,21 @@ from dyno.lint.types import LintContext, ModelFolder, SpecConfig
 from dyno.recipe.model import Recipe
 from dyno.recipe.parse import DockerFacts
 
-# vLLM --quantization values -> catalog quant ids
+# vLLM --quantization values -> catalog quant ids. `modelopt` is left out on
+# purpose: it names the toolkit, and its checkpoints are FP8 or NVFP4 (the
+# folder's quant_algo, the catalog or the checkpoint name then decides).
 _VLLM_QUANT = {
     "fp8": "fp8",
     "modelopt_fp4": "nvfp4",
     "nvfp4": "nvfp4",
     "mxfp4": "mxfp4",
+    "gpt_oss_mxfp4": "mxfp4",
     "awq": "awq-int4",
     "awq_marlin": "awq-int4",
+    "auto_awq": "awq-int4",
+    "gptq": "gptq-int4",
+    "gptq_marlin": "gptq-int4",
+    "auto_gptq": "gptq-int4",
     "gguf": "q4_k_m",
 }
 
@@ -58,16 +65,25 @@ def _quant_from_folder(folder: ModelFolder) -> str | None:
         return "mxfp4" if "mx" in algo else "nvfp4"
     if method in ("fp8",) or "fp8" in algo:
         return "fp8"
-    if method.startswith("awq"):
-        return "awq-int4"
     if method == "mxfp4":
         return "mxfp4"
+    bits = q.get("bits", q.get("w_bit", 4))  # GPTQ says `bits`, AutoAWQ `w_bit`
+    if method in ("awq", "awq_marlin", "auto_awq") and bits == 4:
+        return "awq-int4"
+    if method in ("gptq", "gptq_marlin", "auto_gptq") and bits == 4:
+        return "gptq-int4"
     return None
 
 
 def _quant_from_name(name: str) -> str | None:
     n = name.lower()
-    for needle, qid in (("nvfp4", "nvfp4"), ("mxfp4", "mxfp4"), ("fp8", "fp8"), ("awq", "awq-int4")):
+    for needle, qid in (
+        ("nvfp4", "nvfp4"),
+        ("mxfp4", "mxfp4"),
+        ("fp8", "fp8"),
+        ("awq", "awq-int4"),
+        ("gptq", "gptq-int4"),
+    ):
         if needle in n:
             return qid
     if n.endswith(".gguf") or "gguf" in n:

@@ -34,29 +34,107 @@ def _int_flag(ctx: LintContext, name: str) -> int | None:
     return None
 
 
+# The dense-GEMM fix for NVFP4 on sm_12x as the field sets it (vLLM 0.18/0.19 builds).
+NVFP4_DENSE_MARLIN_ENV = (("VLLM_NVFP4_GEMM_BACKEND", "marlin"), ("VLLM_USE_FLASHINFER_MOE_FP4", "0"))
+_FALSE_WORDS = ("0", "false")
+
+
+def _flag_is(ctx: LintContext, name: str, value: str) -> bool:
+    # vLLM lower-cases kernel backend names and maps '-' to '_' (vllm/config/kernel.py)
+    v = ctx.flag(name)
+    return isinstance(v, str) and v.strip().lower().replace("-", "_") == value
+
+
+def _dense_marlin_missing(ctx: LintContext) -> list[str]:
+    """What the dense NVFP4 GEMM fix still lacks; [] when it is in place."""
+    if _flag_is(ctx, "--linear-backend", "marlin"):
+        return []  # newer builds (vLLM 0.32) choose linear kernels with this flag instead of the env
+    env = ctx.recipe.env_dict
+    passed_through = ctx.env_names() - set(env)  # docker `-e NAME`: the value is the host's, unseen
+    missing = []
+    for name, want in NVFP4_DENSE_MARLIN_ENV:
+        if name in passed_through:
+            continue
+        got = env.get(name, "").strip().lower()
+        if not (got == want or (want == "0" and got in _FALSE_WORDS)):
+            missing.append(f"{name}={want}")
+    return missing
+
+
 @rule("nvfp4-sm12x-without-marlin", "trap 3: native FP4 kernels crash or emit garbage on sm_120/121")
 def nvfp4_sm12x_without_marlin(ctx: LintContext) -> list[Finding]:
+    """MoE NVFP4 needs `--moe-backend marlin`; dense NVFP4 needs the Marlin GEMM env.
+
+    The field's working MoE command (`--quantization modelopt --moe-backend marlin`)
+    runs the experts through Marlin and the few dense FP4 GEMMs on FlashInfer
+    CUTLASS; the env pair is the fix for dense models, whose every GEMM is FP4.
+    MXFP4 is not checked: vLLM's MXFP4 MoE oracle already prefers Marlin on sm_12x
+    (vllm/model_executor/layers/fused_moe/oracle/mxfp4.py, 0.32).
+    """
     hw = ctx.hardware
-    if hw is None or not hw.is_sm12x or ctx.quant is None or ctx.quant.kind != "fp4":
+    if hw is None or not hw.is_sm12x or ctx.quant is None or ctx.quant.id != "nvfp4":
         return []
-    env = ctx.recipe.env_dict
-    moe = ctx.model.is_moe if ctx.model else True  # unknown: assume the MoE path is needed too
-    missing = []
-    if moe and ctx.flag("--moe-backend") != "marlin":
-        missing.append("--moe-backend marlin")
-    if env.get("VLLM_NVFP4_GEMM_BACKEND") != "marlin":
-        missing.append("VLLM_NVFP4_GEMM_BACKEND=marlin")
-    if env.get("VLLM_USE_FLASHINFER_MOE_FP4") not in ("0", "false", "False"):
-        missing.append("VLLM_USE_FLASHINFER_MOE_FP4=0")
-    if not missing:
+    moe = ctx.is_moe
+    moe_fixed = _flag_is(ctx, "--moe-backend", "marlin")
+    dense_missing = _dense_marlin_missing(ctx)
+    broken = (
+        f"NVFP4 weights ({ctx.quant_evidence}) on {hw.sm}: vLLM's native FP4 kernels (CUTLASS/FlashInfer) "
+        "fail or produce garbage there (NaN scales, '!!!!' output)"
+    )
+    fp8 = "or serve an FP8 checkpoint, usually faster on this chip"
+    dense_fix = (
+        f"set {', '.join(dense_missing)} (on vLLM builds with --linear-backend, --linear-backend marlin "
+        "does the same)"
+    )
+    name = ctx.model.id if ctx.model else "this model"
+    if moe is True:
+        if moe_fixed:
+            return []
+        env_note = "" if dense_missing else "; the Marlin env vars set here fix dense models, not experts"
+        return [
+            Finding(
+                "nvfp4-sm12x-without-marlin",
+                "error",
+                f"{broken}. {name} is MoE and its experts run on the native FP4 MoE kernels without "
+                f"--moe-backend marlin{env_note}",
+                f"add --moe-backend marlin (the fix for MoE models: experts through Marlin), {fp8}",
+            )
+        ]
+    if moe is False:
+        if not dense_missing:
+            return []
+        moe_note = " (--moe-backend marlin only moves MoE layers; this model has none)" if moe_fixed else ""
+        return [
+            Finding(
+                "nvfp4-sm12x-without-marlin",
+                "error",
+                f"{broken}. {name} is dense: every GEMM is FP4 and needs the Marlin GEMM backend{moe_note}",
+                f"{dense_fix}: the fix for dense NVFP4 models; {fp8}",
+            )
+        ]
+    if moe_fixed and not dense_missing:
         return []
+    if not moe_fixed and dense_missing:
+        return [
+            Finding(
+                "nvfp4-sm12x-without-marlin",
+                "error",
+                f"{broken}. No Marlin fix is set, and dyno does not know whether this model is MoE",
+                f"MoE model: add --moe-backend marlin; dense model: {dense_fix}; {fp8}",
+            )
+        ]
+    given, other = (
+        ("--moe-backend marlin (the MoE fix)", f"if it is dense, {dense_fix}")
+        if moe_fixed
+        else ("the Marlin GEMM env (the dense fix)", "if it is MoE, add --moe-backend marlin")
+    )
     return [
         Finding(
             "nvfp4-sm12x-without-marlin",
-            "error",
-            f"NVFP4 weights ({ctx.quant_evidence}) on {hw.sm} without Marlin: vLLM's native FP4 kernels "
-            "(CUTLASS/FlashInfer) fail or produce garbage (NaN scales, '!!!!' output) there",
-            "set " + ", ".join(missing) + " (or serve an FP8 checkpoint, usually faster on this chip)",
+            "warn",
+            f"NVFP4 weights on {hw.sm} with {given} only, and dyno does not know whether this model is MoE: "
+            "the other kind crashes or produces garbage on the native FP4 kernels",
+            f"{other} (give --model-dir so dyno can read config.json)",
         )
     ]
 

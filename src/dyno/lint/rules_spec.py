@@ -67,7 +67,12 @@ def drafter_mismatch(ctx: LintContext) -> list[Finding]:
                 f'add "model": "{_hub(want)}" to --speculative-config',
             )
         )
-    if ctx.drafter is not None and target is not None and ctx.drafter.target != target.id:
+    # the base sibling of the drafter's own target is drafter-base-target's case, with its own fix
+    if (
+        ctx.drafter is not None
+        and target is not None
+        and ctx.drafter.target not in (target.id, target.instruct_variant)
+    ):
         if ctx.drafter.tokenizer != target.tokenizer:
             what = f"a different tokenizer ({ctx.drafter.tokenizer} vs {target.tokenizer})"
         else:

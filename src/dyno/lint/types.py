@@ -20,6 +20,8 @@ from dyno.recipe.parse import DockerFacts
 
 Severity = Literal["error", "warn", "info"]
 SEVERITY_ORDER: dict[Severity, int] = {"error": 0, "warn": 1, "info": 2}
+# config.json keys that count routed experts, across the MoE families vLLM serves
+_EXPERT_COUNT_KEYS = ("num_experts", "num_local_experts", "n_routed_experts", "moe_num_experts")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,16 @@ class ModelFolder:
         q = self.config.get("quantization_config")
         return q if isinstance(q, dict) else {}
 
+    @property
+    def is_moe(self) -> bool:
+        """config.json declares routed experts (Gemma 4 `enable_moe_block`, Qwen3/Mixtral/DeepSeek counts)."""
+        for cfg in (self.text_config, self.config):
+            if cfg.get("enable_moe_block") is False:
+                return False
+            if any(isinstance(cfg.get(k), int) and cfg[k] > 1 for k in _EXPERT_COUNT_KEYS):
+                return True
+        return False
+
 
 @dataclass(frozen=True)
 class SpecConfig:
@@ -134,6 +146,13 @@ class LintContext:
         if self.model is not None:
             return self.model.multimodal
         return None if self.folder is None else self.folder.multimodal
+
+    @property
+    def is_moe(self) -> bool | None:
+        """Routed experts or not: the catalog's answer, else the model folder's; None when neither knows."""
+        if self.model is not None:
+            return self.model.is_moe
+        return None if self.folder is None else self.folder.is_moe
 
     @property
     def family(self) -> str | None:

@@ -376,13 +376,21 @@ def judge_exposure(url_host: str, bound: list[str], auth_required: bool | None) 
         return CheckResult("exposure", title, "pass", f"{where}: loopback only")
     if auth_required:
         return CheckResult("exposure", title, "pass", f"{where}, and it requires an API key")
+    fix = (
+        "bind 127.0.0.1 (dyno's default) or set an API key (vLLM reads VLLM_API_KEY; "
+        "`dyno up --api-key-env VAR`)"
+    )
+    if auth_required is None:
+        return CheckResult(
+            "exposure", title, "warn", f"{where}; whether it requires an API key could not be told", fix
+        )
+    # As `dyno lint` does for a command: an open server beyond loopback is an error, not a hint.
     return CheckResult(
         "exposure",
         title,
-        "warn",
+        "fail",
         f"{where} without an API key: anyone who can reach it can use it",
-        "bind 127.0.0.1 (dyno's default) or set an API key (vLLM reads VLLM_API_KEY; "
-        "`dyno up --api-key-env VAR`)",
+        fix,
     )
 
 

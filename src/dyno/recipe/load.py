@@ -17,15 +17,23 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dyno.errors import UsageError
-from dyno.recipe.model import Recipe
+from dyno.recipe.model import ENGINES, Recipe
 
 
 class RecipeFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     engine: str = "vllm"
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        if v not in ENGINES:
+            raise ValueError(f"engine {v!r} is not one dyno can launch or lint; known: {', '.join(ENGINES)}")
+        return v
+
     model: str = Field(min_length=1)
     served_name: str | None = None
     flags: list[str] = []
@@ -52,8 +60,14 @@ class RecipeFile(BaseModel):
 def recipe_from_toml(text: str, *, where: str = "recipe") -> Recipe:
     try:
         return RecipeFile.model_validate(tomllib.loads(text)).to_recipe()
-    except (tomllib.TOMLDecodeError, ValidationError) as e:
-        raise UsageError(f"{where} is not a valid recipe: {e}") from e
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{where} is not valid TOML: {e}") from e
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc']) or 'file'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
+        )
+        raise UsageError(f"{where} is not a valid recipe: {problems}") from e
 
 
 def load_recipe(path: Path) -> Recipe:

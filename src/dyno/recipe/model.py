@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+ENGINES = ("vllm",)  # the engines dyno renders commands for
+
 
 @dataclass(frozen=True)
 class Recipe:

@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from dyno.engine.preflight import LintOutcome
 from dyno.recipe import to_argv
+from dyno.redact import redact_argv
 
 STYLE = {"error": "bold red", "warn": "yellow", "info": "cyan"}
 
@@ -16,7 +17,7 @@ STYLE = {"error": "bold red", "warn": "yellow", "info": "cyan"}
 def lint_json(out: LintOutcome) -> dict[str, Any]:
     ctx, check = out.context, out.check
     return {
-        "recipe": to_argv(out.parsed.recipe),
+        "recipe": redact_argv(to_argv(out.parsed.recipe)),
         "image": out.parsed.recipe.image,
         "model": ctx.model.id if ctx.model else None,
         "quant": ctx.quant.id if ctx.quant else None,

@@ -17,6 +17,7 @@ from dyno.plan.recommend import Candidate
 from dyno.recipe import Recipe, to_argv
 from dyno.recipe.from_plan import recipe_for
 from dyno.recipe.render import render_emit
+from dyno.redact import redact_argv, redact_env
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,8 @@ def plan_json(rep: PlanReport) -> dict[str, Any]:
         "prefill_estimate_s": {str(n): round(s, 4) for n, s in plan.prefill_estimate_s},
         "prefill_is_estimate": True,
         "candidates": [_candidate_dict(x, plan.request.goal) for x in plan.candidates],
-        "recipe": to_argv(recipe),
-        "recipe_env": dict(recipe.env),
+        "recipe": redact_argv(to_argv(recipe)),
+        "recipe_env": redact_env(dict(recipe.env)),
         "rendered": rendered,
         "lint": findings,
         "estimated": sorted(hw.estimated) + [f"model.{k}" for k in sorted(m.estimated)],

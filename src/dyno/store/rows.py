@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dyno.client.records import Chunk, RequestRecord
+from dyno.client.records import ChunkSeq, RequestRecord
 
 
 def to_json(v: Any) -> str | None:
@@ -30,15 +30,19 @@ class Codec:
     decode: Callable[[Any], Any]
 
 
+def _chunks(v: str | None) -> ChunkSeq:
+    out = ChunkSeq()
+    for t, kind, tok in json.loads(v or "[]"):
+        out.append(t, kind, tok)
+    return out
+
+
 _PLAIN = Codec(lambda v: v, lambda v: v)
 _TEXT = Codec(lambda v: v, lambda v: v or "")
 # Fields that are not plain SQLite values: how each is written and read back.
 _CODECS: dict[str, Codec] = {
     "params": Codec(to_json, lambda v: from_json(v) or {}),
-    "chunks": Codec(
-        lambda cs: json.dumps([[c.t_ns, c.kind, c.tokens] for c in cs]),
-        lambda v: tuple(Chunk(t, kind, tok) for t, kind, tok in json.loads(v or "[]")),
-    ),
+    "chunks": Codec(lambda cs: json.dumps([[c.t_ns, c.kind, c.tokens] for c in cs]), _chunks),
     "tool_calls": Codec(lambda v: to_json(list(v)), lambda v: tuple(from_json(v) or ())),
     "response_headers": Codec(to_json, lambda v: from_json(v) or {}),
     "output_text": _TEXT,
