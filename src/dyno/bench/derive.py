@@ -8,6 +8,11 @@ Definitions (the field disagrees on these, so they are written down):
   from the server's `usage`, never from counting chunks, which is wrong under
   speculative decoding (several tokens per chunk).
 - inter-token latency: gap between two content chunks / tokens in the later one.
+- TTFT from intended: the load's intended send time -> first content; with
+  dispatch delay (intended -> on the wire), what a rate load costs the client.
+- server TTFT: the server's own account where it gives one (vLLM
+  --enable-per-request-metrics: queue + scheduled-to-first-token; llama.cpp:
+  prompt_ms); client overhead = client TTFT - server TTFT.
 """
 
 from __future__ import annotations
@@ -75,3 +80,43 @@ def aggregate_tok_s(records: list[RequestRecord]) -> float | None:
         return None
     span_s = (max(r.t_end_ns or 0 for r in done) - min(r.t_sent_ns for r in done)) / NS
     return sum(r.output_tokens or 0 for r in done) / span_s if span_s > 0 else None
+
+
+def span_s(records: list[RequestRecord]) -> float | None:
+    """First intended (else sent) -> last finished, over a set of requests (a load level's wall time)."""
+    ends = [r.t_end_ns for r in records if r.t_end_ns]
+    if not records or not ends:
+        return None
+    start = min(r.t_intended_ns or r.t_sent_ns for r in records)
+    return (max(ends) - start) / NS if max(ends) > start else None
+
+
+def dispatch_delay_ms(r: RequestRecord) -> float | None:
+    """Intended send -> on the wire: the client's own lateness (pool, event loop), not the server's."""
+    return None if r.t_intended_ns is None else (r.t_sent_ns - r.t_intended_ns) / 1e6
+
+
+def ttft_from_intended_ms(r: RequestRecord) -> float | None:
+    if r.t_first_content_ns is None or r.t_intended_ns is None:
+        return None
+    return (r.t_first_content_ns - r.t_intended_ns) / 1e6
+
+
+def server_ttft_ms(r: RequestRecord) -> float | None:
+    """The server's own time to first token, from what it reported for this request."""
+    st = r.server_timing or {}
+    try:
+        if st.get("source") == "vllm" and st.get("time_to_first_token_ms") is not None:
+            # vLLM's field starts when the request is scheduled; its queue time comes before that.
+            return float(st["time_to_first_token_ms"]) + float(st.get("queue_time_ms") or 0.0)
+        if st.get("source") == "llama.cpp" and st.get("prompt_ms") is not None:
+            return float(st["prompt_ms"])
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def client_overhead_ms(r: RequestRecord) -> float | None:
+    """Client TTFT minus the server's: the wire, the server's HTTP front end, and dyno's own loop."""
+    client, server = ttft_ms(r), server_ttft_ms(r)
+    return None if client is None or server is None else client - server

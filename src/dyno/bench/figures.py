@@ -39,6 +39,12 @@ FIGURES: dict[str, Figure] = {
     "mean_acceptance_length": Figure("mean acceptance length", "tok", True),
     "drafts": Figure("drafts", "count"),
     "accepted_tokens": Figure("accepted tokens", "tok"),
+    "throughput_req_s": Figure("requests/s", "req/s", True),
+    "output_tok_s": Figure("output tok/s", "tok/s", True),
+    "ttft_from_intended_ms": Figure("TTFT from intended", "ms", False),
+    "dispatch_delay_ms": Figure("dispatch delay", "ms", False),
+    "server_ttft_ms": Figure("server TTFT", "ms", False),
+    "client_overhead_ms": Figure("client - server TTFT", "ms", False),
 }
 
 _ACCEPT_AT = re.compile(r"accept_at_(\d+)$")

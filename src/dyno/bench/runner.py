@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from dyno import signals
 from dyno.bench.scenario import BenchContext, Scenario, ServerGone
 from dyno.bench.tally import Tally, exit_code, run_status
-from dyno.client import ClientConfig, StreamClient
+from dyno.bench.workers import WorkerDied
+from dyno.client import ClientConfig, StreamClient, loop
 from dyno.engine import supervisor
 from dyno.engine.target import Target, TargetSpec, open_target
 from dyno.settings import Settings
@@ -61,6 +62,10 @@ DEFINITIONS = {
     "cross-checked against the vllm:generation_tokens_total delta",
     "warmup": "requests labelled warmup are stored but excluded from every figure",
     "ceiling": "single-stream roofline: memory bandwidth / bytes read per token at the measured context",
+    "sent": "the request's last byte written to the socket (httpcore trace), not when dyno decided to send",
+    "intended": "when the load meant the request to leave: its rate schedule, or the moment its slot freed",
+    "dispatch_delay": "intended -> sent: the client's own lateness; latency from intended counts it",
+    "server_ttft": "the server's own account (vLLM --enable-per-request-metrics: queue + first token)",
 }
 
 
@@ -75,10 +80,21 @@ def run_bench(
     progress: BenchProgress | None = None,
     step: Callable[[str], None] = lambda _m: None,
     on_engine_progress: supervisor.ProgressFn | None = None,
+    client_config: ClientConfig | None = None,
+    workers: int = 1,
 ) -> BenchResult:
     """Open the target (starting its engine when it must), bench it, stop what was started."""
     with open_target(settings, spec, step=step, on_engine_progress=on_engine_progress) as target:
-        result = bench_target(sink, target, scenarios, suite=suite, kind=kind, progress=progress)
+        result = bench_target(
+            sink,
+            target,
+            scenarios,
+            suite=suite,
+            kind=kind,
+            progress=progress,
+            client_config=client_config,
+            workers=workers,
+        )
     return replace(result, kept_up=target.launched_here and spec.keep)
 
 
@@ -90,6 +106,8 @@ def bench_target(
     suite: str = "custom",
     kind: str = "bench",
     progress: BenchProgress | None = None,
+    client_config: ClientConfig | None = None,
+    workers: int = 1,
 ) -> BenchResult:
     """Bench a target that is already open: one run row, one scenario row per scenario."""
     if target.model is None:  # open_target is strict; a caller that opened it otherwise must not get here
@@ -104,6 +122,8 @@ def bench_target(
             **workload,
             "definitions": DEFINITIONS,
             "api_key_env": target.spec.api_key_env,
+            "event_loop": loop.loop_name(),
+            "workers": workers,
         },
     )
     status = "partial"
@@ -111,8 +131,19 @@ def bench_target(
     outcome: dict[str, str] = {}
     tally = Tally()
     try:
-        message = asyncio.run(
-            _run_scenarios(sink, target, target.model, scenarios, run_id, progress, outcome, tally)
+        message = loop.run(
+            _run_scenarios(
+                sink,
+                target,
+                target.model,
+                scenarios,
+                run_id,
+                progress,
+                outcome,
+                tally,
+                client_config,
+                workers,
+            )
         )
         status = run_status(not message, tally)
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
@@ -124,6 +155,17 @@ def bench_target(
     return BenchResult(run_id, status, target.url, message, outcome, tally)
 
 
+def client_health(cpu_fraction: float, lag: loop.LoopLag) -> dict[str, Any]:
+    """What the client itself cost during a scenario: its CPU share and its event loop's lag."""
+    p50, p99 = lag.quantile_ms(0.5), lag.quantile_ms(0.99)
+    return {
+        "client_cpu_fraction": round(cpu_fraction, 3),
+        "loop_lag_p50_ms": None if p50 is None else round(p50, 3),
+        "loop_lag_p99_ms": None if p99 is None else round(p99, 3),
+        "event_loop": loop.loop_name(),
+    }
+
+
 async def _run_scenarios(
     sink: RunSink,
     target: Target,
@@ -133,6 +175,8 @@ async def _run_scenarios(
     progress: BenchProgress | None,
     outcome: dict[str, str],
     tally: Tally,
+    client_config: ClientConfig | None,
+    workers: int,
 ) -> str:
     """Runs every scenario; returns "" when the suite ran through, else why it stopped."""
     max_len = target.max_model_len
@@ -141,7 +185,8 @@ async def _run_scenarios(
         tokenizer = await pick_tokenizer(ep, model, served.root if served else None)
         if progress:
             progress.begin(sum(s.planned_requests(max_len) for s in scenarios))
-        async with StreamClient(target.url, api_key=target.api_key, config=ClientConfig()) as client:
+        config = client_config or ClientConfig()
+        async with StreamClient(target.url, api_key=target.api_key, config=config) as client:
             ctx = BenchContext(
                 client=client,
                 endpoint=ep,
@@ -153,11 +198,14 @@ async def _run_scenarios(
                 run_salt=f"{run_id}{secrets.token_hex(3)}",
                 advance=progress.advance if progress else (lambda _n: None),
                 tally=tally,
+                workers=workers,
             )
             for i, sc in enumerate(scenarios):
                 if progress:
                     progress.scenario(sc.name)
                 sid = sink.start_scenario(run_id, sc.name, sc.config() | {"tokenizer": tokenizer.method})
+                lag = loop.LoopLag()
+                lag_task = asyncio.create_task(lag.run())
                 try:
                     await ctx.scrape(sc.name, "before")
                     cpu0, wall0 = time.process_time(), time.monotonic()
@@ -165,24 +213,24 @@ async def _run_scenarios(
                     # How busy dyno itself was: near a full core, its own lag enters TTFT/ITL.
                     client_cpu = (time.process_time() - cpu0) / max(time.monotonic() - wall0, 1e-9)
                     await ctx.scrape(sc.name, "after")
-                    facts: dict[str, Any] = result.facts | {"client_cpu_fraction": round(client_cpu, 3)}
+                    facts: dict[str, Any] = result.facts | client_health(client_cpu, lag)
                     sink.finish_scenario(sid, result.status, list(result.notes), facts)
                     outcome[sc.name] = result.status
-                except ServerGone as e:
+                except (ServerGone, WorkerDied) as e:
                     sink.finish_scenario(sid, "partial", [str(e)], {})
                     outcome[sc.name] = "partial"
                     for rest in scenarios[i + 1 :]:
                         outcome[rest.name] = "skipped"
-                    return (
-                        f"the server stopped answering during {sc.name}: {e}. "
-                        f"{ctx.requests_stored} finished requests are stored"
-                    )
+                    what = "the server stopped answering" if isinstance(e, ServerGone) else "a worker died"
+                    return f"{what} during {sc.name}: {e}. {ctx.requests_stored} finished requests are stored"
                 except asyncio.CancelledError:
                     sink.finish_scenario(sid, "partial", ["interrupted"], {})
                     raise
                 except Exception as e:  # a broken scenario must not take the suite down with it
                     sink.finish_scenario(sid, "failed", [f"scenario failed: {type(e).__name__}: {e}"], {})
                     outcome[sc.name] = "failed"
+                finally:
+                    lag_task.cancel()
     # No settling delay before the last scrape: vLLM 0.32 records a step's
     # counters in the same event-loop turn that queues its final chunks
     # (AsyncLLM.output_handler), except after a stop-string abort or a batch

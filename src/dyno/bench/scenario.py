@@ -12,17 +12,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
+from dyno.bench.execute import Job, on_schedule, sustain
 from dyno.bench.figures import figure
 from dyno.bench.stats import Summary
 from dyno.bench.tally import Tally
+from dyno.bench.workers import run_on_workers
 from dyno.client import Endpoint, GenRequest, RequestRecord, StreamClient
 from dyno.metrics import Scrape, parse
 from dyno.store.sink import RunSink
 from dyno.workloads.synthetic import PromptTokenizer
+
+START_MARGIN_NS = 5_000_000  # a rate load's first request is due this long after the load starts
 
 # A request that failed like this makes us ask whether the server is still there.
 _SUSPECT = {"connect", "stream_broken", "timeout", "http"}
@@ -58,6 +62,7 @@ class BenchContext:
     run_salt: str
     advance: Callable[[int], None] = lambda _n: None
     tally: Tally = field(default_factory=Tally)
+    workers: int = 1  # processes a load is spread over (bench/workers.py)
     requests_stored: int = 0
     _salts: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -65,8 +70,15 @@ class BenchContext:
         """A run-unique tag to put first in a prompt, so no prefix cache can serve it."""
         return f"{self.run_salt}-{next(self._salts)}"
 
-    async def generate(self, req: GenRequest, *, scenario: str, label: str, seq: int = 0) -> RequestRecord:
-        rec = (await self.client.generate(req)).tagged(scenario, label, seq)
+    async def generate(
+        self, req: GenRequest, *, scenario: str, label: str, seq: int = 0, intended_ns: int | None = None
+    ) -> RequestRecord:
+        rec = (await self.client.generate(req)).tagged(scenario, label, seq, intended_ns=intended_ns)
+        return await self.record(rec)
+
+    async def record(self, rec: RequestRecord) -> RequestRecord:
+        """Store a finished request (sent here or by a worker), count it, and ask whether the
+        server is still there when it failed the way a dead server makes requests fail."""
         self.sink.add_request(self.run_id, rec)
         self.tally.add(rec)
         self.requests_stored += 1
@@ -76,6 +88,34 @@ class BenchContext:
                 f"{self.endpoint.base_url} stopped answering ({rec.error_kind}: {rec.error_message})"
             )
         return rec
+
+    async def run_jobs(
+        self, jobs: Sequence[Job], *, mode: str, slots: int, deadline_s: float | None = None
+    ) -> None:
+        """A load: `slots` requests kept in flight (mode `concurrent`), or each job at its intended time
+        with at most `slots` in flight (mode `rate`); over worker processes when the run has them."""
+        if self.workers > 1:
+            await run_on_workers(
+                jobs,
+                workers=self.workers,
+                mode=mode,
+                slots=slots,
+                deadline_s=deadline_s,
+                url=self.client.base_url,
+                api_key=self.client.api_key,
+                config=self.client.config,
+                store=self.record,
+            )
+            return
+
+        async def send(job: Job, intended: int) -> RequestRecord:
+            rec = await self.client.generate(job.request)
+            return await self.record(rec.tagged(job.scenario, job.label, job.seq, intended_ns=intended))
+
+        if mode == "concurrent":
+            await sustain(jobs, slots, send, deadline_s)
+        else:
+            await on_schedule(jobs, slots, send, time.perf_counter_ns() + START_MARGIN_NS)
 
     async def scrape(self, scenario: str, label: str) -> Scrape | None:
         return await scrape_into(self.sink, self.run_id, self.endpoint, scenario, label)
@@ -142,17 +182,39 @@ class ResultRow:
     p90: float | None = None
     p99: float | None = None
     ceiling_tok_s: float | None = None
+    samples: tuple[float, ...] = field(default=(), repr=False, compare=False)  # for intervals; not rendered
 
     @property
     def title(self) -> str:
         return figure(self.metric).title
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as printers show it: every field but the samples."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "samples"} | {
+            "title": self.title
+        }
 
     @classmethod
     def of(cls, scenario: str, label: str, metric: str, s: Summary | None) -> ResultRow | None:
         if s is None:
             return None
         unit = figure(metric).unit
-        return cls(scenario, label, metric, unit, s.n, s.mean, s.std, s.median, s.min, s.max, s.p90, s.p99)
+        return cls(
+            scenario,
+            label,
+            metric,
+            unit,
+            s.n,
+            s.mean,
+            s.std,
+            s.median,
+            s.min,
+            s.max,
+            s.p90,
+            s.p99,
+            None,
+            s.sample,
+        )
 
     @classmethod
     def scalar(

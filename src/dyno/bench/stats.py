@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,9 @@ class Summary:
     max: float
     p90: float
     p99: float
+    # The sample itself (all of it, or evenly spaced order statistics past SAMPLE_CAP), so a comparison
+    # can put an interval on a difference; never rendered.
+    sample: tuple[float, ...] = field(default=(), repr=False, compare=False)
 
     def pm(self, digits: int = 1) -> str:
         """'mean ± std' as field reports print it."""
@@ -33,11 +36,22 @@ def percentile(sorted_xs: list[float], q: float) -> float:
     return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
 
 
+SAMPLE_CAP = 4096  # a bootstrap over more adds nothing; a million ITL gaps would cost ~30 MB as floats
+
+
+def _thin(sorted_xs: list[float]) -> tuple[float, ...]:
+    if len(sorted_xs) <= SAMPLE_CAP:
+        return tuple(sorted_xs)
+    step = (len(sorted_xs) - 1) / (SAMPLE_CAP - 1)
+    return tuple(sorted_xs[round(i * step)] for i in range(SAMPLE_CAP))
+
+
 def summarize(values: Iterable[float | None]) -> Summary | None:
     xs = sorted(v for v in values if v is not None)
     if not xs:
         return None
     return Summary(
+        sample=_thin(xs),
         n=len(xs),
         mean=statistics.fmean(xs),
         std=statistics.stdev(xs) if len(xs) > 1 else 0.0,

@@ -8,7 +8,8 @@ full      everything at the sizes field reports use
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from dyno.bench.scenario import Scenario
 from dyno.bench.scenarios import (
@@ -20,8 +21,11 @@ from dyno.bench.scenarios import (
     Sanity,
     SpecDecode,
     ToolCall,
+    Workload,
 )
 from dyno.errors import UsageError
+from dyno.workloads.dataset import load_dataset
+from dyno.workloads.shapes import Lengths
 
 SUITES: dict[str, list[Scenario]] = {
     "demo": [
@@ -88,3 +92,73 @@ def select(
             s = replace(s, levels=concurrency)
         out.append(s)
     return out
+
+
+@dataclass(frozen=True)
+class WorkloadKnobs:
+    """The load knobs every peer has; any one of them set makes the run a `workload` scenario."""
+
+    input_tokens: Lengths | None = None
+    output_tokens: Lengths | None = None
+    dataset: Path | None = None
+    rates: tuple[float, ...] = ()
+    arrival: str = "poisson"
+    duration_s: float | None = None
+    requests: int | None = None
+    seed: int = 0
+    max_concurrency: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(
+            x is not None
+            for x in (self.input_tokens, self.output_tokens, self.dataset, self.duration_s, self.requests)
+        ) or bool(self.rates)
+
+
+def workload(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Workload:
+    """The Workload scenario for the knobs: a rate load when rates are given (concurrency then caps the
+    requests in flight, as `vllm bench serve --max-concurrency` does), else sustained concurrency."""
+    dataset = load_dataset(knobs.dataset) if knobs.dataset else None
+    requests = knobs.requests if knobs.requests is not None or knobs.duration_s is not None else 64
+    if knobs.rates:
+        if any(r <= 0 for r in knobs.rates):
+            raise UsageError("--rate takes requests per second > 0, e.g. 2 or 1,2,4")
+        cap = knobs.max_concurrency or (max(concurrency) if concurrency else None)
+        return Workload(
+            mode="rate",
+            levels=knobs.rates,
+            requests=requests,
+            duration_s=knobs.duration_s,
+            input_tokens=knobs.input_tokens,
+            output_tokens=knobs.output_tokens,
+            dataset=dataset,
+            arrival=knobs.arrival,
+            seed=knobs.seed,
+            **({"max_concurrency": cap} if cap else {}),
+        )
+    return Workload(
+        mode="concurrent",
+        levels=tuple(float(c) for c in (concurrency or (1,))),
+        requests=requests,
+        duration_s=knobs.duration_s,
+        input_tokens=knobs.input_tokens,
+        output_tokens=knobs.output_tokens,
+        dataset=dataset,
+        seed=knobs.seed,
+    )
+
+
+def choose(
+    suite: str,
+    names: list[str] | None,
+    repeat: int | None,
+    concurrency: tuple[int, ...] | None,
+    knobs: WorkloadKnobs,
+) -> tuple[str, list[Scenario]]:
+    """(suite name as recorded, scenarios): the load knobs' own workload, or a suite's scenarios."""
+    if knobs.any:
+        if names:
+            raise UsageError("load knobs make their own scenario; leave --scenario out, or the knobs")
+        return "workload", [workload(knobs, concurrency)]
+    return suite, select(suite, names, repeat, concurrency)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
+from pathlib import Path
 
 import typer
 
@@ -17,12 +18,28 @@ from dyno.cli._common import (
     settings,
     stored_on_interrupt,
 )
+from dyno.client import ClientConfig
 from dyno.engine.target import TargetSpec
 from dyno.errors import UsageError
 from dyno.report.show import Format, show_run
 from dyno.store import Store
+from dyno.workloads.shapes import parse_lengths
 
 Suite = Enum("Suite", {name: name for name in suites.SUITES}, type=str)  # type: ignore[misc]
+
+
+class Arrival(StrEnum):
+    poisson = "poisson"
+    constant = "constant"
+
+
+def _rates(raw: str | None) -> tuple[float, ...]:
+    if not raw:
+        return ()
+    try:
+        return tuple(float(x) for x in raw.split(","))
+    except ValueError:
+        raise UsageError(f"--rate takes requests per second like 2 or 0.5,1,2, not {raw!r}") from None
 
 
 def _levels(raw: str | None) -> tuple[int, ...] | None:
@@ -59,14 +76,59 @@ def register(app: typer.Typer) -> None:
         keep: bool = typer.Option(False, "--keep", help="Leave an engine dyno started running."),
         fmt: Format = typer.Option(Format.text, "--format", help="Output after the run."),
         max_error_rate: float = max_error_rate_option(),
+        input_tokens: str = typer.Option(
+            None, "--input-tokens", help="Prompt length: N, normal:MEAN,STD or uniform:LOW,HIGH (tokens)."
+        ),
+        output_tokens: str = typer.Option(
+            None, "--output-tokens", help="Output length (held with ignore_eos): N or a distribution."
+        ),
+        dataset: Path = typer.Option(
+            None, "--dataset", help="Your prompts: JSONL with prompt or messages per line, or ShareGPT JSON."
+        ),
+        rate: str = typer.Option(
+            None, "--rate", help="Requests per second (open loop; comma list for a sweep); else sustained."
+        ),
+        arrival: Arrival = typer.Option(Arrival.poisson, "--arrival", help="Arrival process for --rate."),
+        duration: float = typer.Option(None, "--duration", min=0.1, help="Seconds per load level."),
+        requests: int = typer.Option(None, "--requests", min=1, help="Requests per load level."),
+        seed: int = typer.Option(0, "--seed", help="Seed for drawn lengths, dataset order and arrivals."),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes to spread a load over, each with its own event loop.",
+        ),
+        request_timeout: float = typer.Option(
+            1800.0,
+            "--request-timeout",
+            min=1.0,
+            help="Overall deadline per request, headers to last byte (s).",
+        ),
     ) -> None:
         """Benchmark an endpoint: decode, TTFT, prefill, concurrency, prefix cache, tools, speculation.
+
+        With any load knob (--input-tokens, --output-tokens, --dataset, --rate, --duration, --requests)
+        the run is one `workload` scenario: sustained --concurrency N (N requests always in flight), or
+        an open loop at --rate R; every request keeps its intended send time next to its send time.
 
         Exit codes: 0 the run completed and no more than --max-error-rate of its measured requests
         failed; 1 it is partial or failed, or too many requests failed (the message groups them by
         kind); 2 bad input; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
         """
-        scenarios = suites.select(suite.value, scenario or None, repeat, _levels(concurrency))
+        knobs = suites.WorkloadKnobs(
+            input_tokens=parse_lengths(input_tokens, "--input-tokens") if input_tokens else None,
+            output_tokens=parse_lengths(output_tokens, "--output-tokens") if output_tokens else None,
+            dataset=dataset,
+            rates=_rates(rate),
+            arrival=arrival.value,
+            duration_s=duration,
+            requests=requests,
+            seed=seed,
+        )
+        suite_name, scenarios = suites.choose(
+            suite.value, scenario or None, repeat, _levels(concurrency), knobs
+        )
         spec = TargetSpec(target, model, api_key_env, hardware, keep)
         s = settings()
         with Store(s.db_path) as store:
@@ -76,10 +138,12 @@ def register(app: typer.Typer) -> None:
                     store,
                     scenarios,
                     spec,
-                    suite=suite.value,
+                    suite=suite_name,
                     progress=bar,
                     step=bar.step,
                     on_engine_progress=bar.engine_progress,
+                    client_config=ClientConfig(request_deadline_s=request_timeout),
+                    workers=workers,
                 )
             show_run(store, result.run_id, fmt, console)
         err_console.print(f"stored as run {result.run_id}; `dyno report {result.run_id}` renders it again")

@@ -145,7 +145,7 @@ class RequestRecord:
     (scenario, label, seq): those belong to whoever sent it, who adds them with `tagged`."""
 
     params: dict[str, Any]
-    t_sent_ns: int
+    t_sent_ns: int  # the request was written to the socket (httpcore's trace); else when it was sent
     t_headers_ns: int | None = None
     t_first_chunk_ns: int | None = None
     t_first_content_ns: int | None = None  # first chunk carrying content or reasoning
@@ -164,6 +164,8 @@ class RequestRecord:
     error_message: str | None = None
     malformed_events: int = 0
     response_headers: dict[str, str] = field(default_factory=dict)  # names lower-cased; no auth headers
+    t_intended_ns: int | None = None  # when the load meant it to leave (a rate schedule, a freed slot)
+    server_timing: dict[str, Any] | None = None  # the server's own per-request timing, as it gave it
     scenario: str = ""
     label: str = ""
     seq: int = 0
@@ -172,5 +174,7 @@ class RequestRecord:
     def ok(self) -> bool:
         return self.error_kind is None
 
-    def tagged(self, scenario: str, label: str = "", seq: int = 0) -> RequestRecord:
-        return replace(self, scenario=scenario, label=label, seq=seq)
+    def tagged(
+        self, scenario: str, label: str = "", seq: int = 0, *, intended_ns: int | None = None
+    ) -> RequestRecord:
+        return replace(self, scenario=scenario, label=label, seq=seq, t_intended_ns=intended_ns)

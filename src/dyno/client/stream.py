@@ -11,6 +11,7 @@ One `StreamClient` per run; its connection pool bounds concurrency.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,7 @@ class _StreamState:
         self.done = False
         self.malformed: list[str] = []
         self.stream_error: str | None = None
+        self.server_timing: dict[str, Any] | None = None
 
     def on_event(self, ev: Data | Done | Malformed, t: int) -> None:
         if isinstance(ev, Done):
@@ -86,6 +88,11 @@ class _StreamState:
             self.stream_error = str(err.get("message", err) if isinstance(err, dict) else err)[:500]
             return
         self.model = p.get("model", self.model)
+        # The server's own timing of this request, where it gives one: vLLM's `metrics`
+        # (--enable-per-request-metrics, on the final usage chunk), llama.cpp's `timings`.
+        for key, source in (("metrics", "vllm"), ("timings", "llama.cpp")):
+            if isinstance(p.get(key), dict):
+                self.server_timing = {"source": source, **p[key]}
         usage = p.get("usage") or None
         tokens_now: int | None = None
         if isinstance(usage, dict):
@@ -186,6 +193,8 @@ class StreamClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config or ClientConfig()
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key  # in memory only: worker processes need it to authenticate too
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         per_pool = max(1, min(self.config.connections_per_pool, self.config.max_connections))
         n_pools = -(-self.config.max_connections // per_pool)
@@ -236,6 +245,17 @@ class StreamClient:
             rec = await self._generate_once(req)
         return rec
 
+    async def warm(self, n: int) -> None:
+        """Open up to `n` connections before the timed part, spread over the pools as requests will be:
+        a request that has to open its own connection pays a TCP handshake nobody else does."""
+        per_pool = max(1, -(-n // len(self._pools)))
+
+        async def one(pool: httpx.AsyncClient) -> None:
+            with contextlib.suppress(httpx.HTTPError):
+                await pool.get("/health")
+
+        await asyncio.gather(*(one(p) for p in self._pools for _ in range(min(per_pool, n))))
+
     async def _read_stream(self, resp: httpx.Response, st: _StreamState) -> tuple[str, str] | None:
         """Feed the body to the SSE parser; a body or a line past its cap ends the request."""
         parser = SSEParser()
@@ -270,7 +290,18 @@ class StreamClient:
         params["endpoint"] = req.endpoint
         params["n_tools"] = len(req.tools)
         st = _StreamState()
-        t_sent = _now()
+        t_start = _now()
+        wire: dict[str, int] = {}
+
+        async def trace(event: str, _info: dict[str, Any]) -> None:
+            # httpcore reports each step of a request. "Sent" is the moment the first byte
+            # of the request goes to the socket: what came before (waiting for a pooled
+            # connection, the event loop's backlog) is the client's own delay, not the
+            # server's. Not the body's "complete": the write's drain can yield to a busy
+            # loop, and the stamp would then come after the server has the request.
+            if event.endswith("send_request_headers.started") and "sent" not in wire:
+                wire["sent"] = _now()
+
         t_headers: int | None = None
         headers: dict[str, str] = {}
         status: int | None = None
@@ -280,7 +311,9 @@ class StreamClient:
         self._in_flight[pool] += 1
         try:
             async with asyncio.timeout(self.config.request_deadline_s):
-                async with self._pools[pool].stream("POST", path, json=body) as resp:
+                async with self._pools[pool].stream(
+                    "POST", path, json=body, extensions={"trace": trace}
+                ) as resp:
                     t_headers = _now()
                     status = resp.status_code
                     # Kept for "who answered?" checks; credentials never leave here.
@@ -318,7 +351,7 @@ class StreamClient:
                 error = ("truncated_stream", "stream ended without [DONE] or a finish_reason")
         return RequestRecord(
             params=params,
-            t_sent_ns=t_sent,
+            t_sent_ns=wire.get("sent", t_start),
             t_headers_ns=t_headers,
             t_first_chunk_ns=st.t_first_chunk,
             t_first_content_ns=st.t_first_content,
@@ -337,4 +370,5 @@ class StreamClient:
             error_message=error[1] if error else None,
             malformed_events=len(st.malformed),
             response_headers=headers,
+            server_timing=st.server_timing,
         )

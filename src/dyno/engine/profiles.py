@@ -32,7 +32,16 @@ DEFAULT_PROFILE = "smollm2"
 #   start when that much is not free (seen here: node 0 reports 8.5 GiB, 7 free).
 #   An explicit size skips that check and the warm-up pass; 1 GiB holds ~46K
 #   SmolLM2 tokens, far more than the 2048-token context needs.
-CPU_FLAGS = ("--enforce-eager", "--max-model-len", "2048", "--kv-cache-memory-bytes", "1G")
+# --enable-per-request-metrics: each response carries the engine's own timing of
+#   it (queue time, first token), so dyno can report its client overhead.
+CPU_FLAGS = (
+    "--enforce-eager",
+    "--max-model-len",
+    "2048",
+    "--kv-cache-memory-bytes",
+    "1G",
+    "--enable-per-request-metrics",
+)
 # Usage stats would phone home; dyno never asks an engine to.
 PRIVATE_ENV = (("VLLM_NO_USAGE_STATS", "1"), ("DO_NOT_TRACK", "1"))
 # The embedded models are local folders: the engine and transformers must not

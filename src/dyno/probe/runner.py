@@ -19,7 +19,7 @@ from dyno import signals
 from dyno.bench.scenario import scrape_into
 from dyno.bench.scenarios.features import suggest_tool_parser
 from dyno.bench.tally import Tally, run_status
-from dyno.client import ClientConfig, Endpoint, GenRequest, RequestRecord, StreamClient
+from dyno.client import ClientConfig, Endpoint, GenRequest, RequestRecord, StreamClient, loop
 from dyno.engine.target import Target, TargetSpec, is_this_machine, open_target
 from dyno.metrics import Scrape, counter_delta
 from dyno.metrics.vllm import GENERATION_TOKENS, spec_decode_delta
@@ -186,7 +186,7 @@ def _check(sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[st
         status, note = "partial", "stopped by an error"  # a crash or Ctrl-C keeps what was decided
         try:
             if target.model is not None:
-                asyncio.run(
+                loop.run(
                     _live_checks(sink, run_id, opts, url, api_key, ep, target.model, step, results, tally)
                 )
             status, note = run_status(True, tally), tally.summary()

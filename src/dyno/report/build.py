@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from dyno.bench.crosscheck import TokenCheck, token_check
 from dyno.bench.scenario import ResultRow, ScenarioData, ScenarioSummary
@@ -17,6 +17,8 @@ from dyno.plan import CeilingInputs, ceiling_tok_s
 from dyno.store import RunRow, Store
 
 CLIENT_CPU_WARN = 0.7
+LOOP_LAG_WARN_MS = 5.0
+DISPATCH_WARN_MS = 10.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class ScenarioReport:
     notes: list[str]
     rows: list[ResultRow]
     tokens: TokenCheck
+    facts: dict[str, object] = field(default_factory=dict)  # stored outcomes, client health among them
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,31 @@ def with_ceilings(rows: list[ResultRow], data: ScenarioData, inputs: CeilingInpu
             r = replace(r, ceiling_tok_s=ceiling_tok_s(inputs, round(context)))
         out.append(r)
     return out
+
+
+def client_health_notes(facts: dict[str, object], rows: list[ResultRow]) -> list[str]:
+    """Say so when dyno itself was the bottleneck, and what to do about it."""
+    notes = []
+    cpu = facts.get("client_cpu_fraction")
+    if isinstance(cpu, float | int) and cpu > CLIENT_CPU_WARN:
+        notes.append(
+            f"dyno's client used {cpu:.0%} of a CPU core during this scenario: near saturation its "
+            "own lag enters TTFT and ITL; run fewer streams per dyno process"
+        )
+    lag = facts.get("loop_lag_p99_ms")
+    if isinstance(lag, float | int) and lag > LOOP_LAG_WARN_MS:
+        notes.append(
+            f"dyno's event loop ran {lag:.1f} ms late (p99): timestamps taken on it are that late too; "
+            "spread the load over processes (--workers 2), or run fewer streams"
+        )
+    for r in rows:
+        if r.metric == "dispatch_delay_ms" and r.p99 is not None and r.p99 > DISPATCH_WARN_MS:
+            notes.append(
+                f"{r.label}: requests left up to {r.p99:.0f} ms (p99) after they were due; latency from "
+                "intended counts it, latency from sent does not. The client could not keep the schedule: "
+                "spread the load over processes (--workers 2), or a lower rate"
+            )
+    return notes
 
 
 def resolve_run_id(store: Store, ref: str) -> int:
@@ -119,16 +147,11 @@ def build_report(store: Store, run_id: int) -> Report:
                 f"/metrics answered with something that is {unreadable[name]}: stored as it came, "
                 "server counters unavailable"
             )
-        cpu = facts.get("client_cpu_fraction")
-        if isinstance(cpu, float | int) and cpu > CLIENT_CPU_WARN:
-            all_notes.append(
-                f"dyno's client used {cpu:.0%} of a CPU core during this scenario: near saturation its "
-                "own lag enters TTFT and ITL; run fewer streams per dyno process"
-            )
+        all_notes += client_health_notes(facts, summary.rows)
         failed = [r for r in data.requests if not r.ok and r.label != "warmup"]
         if failed and not any("requests failed" in n for n in all_notes):
             kinds = sorted({r.error_kind or "?" for r in failed})
             all_notes.append(f"{len(failed)} requests failed ({', '.join(kinds)})")
         rows_ = with_ceilings(summary.rows, data, ceiling)
-        out.append(ScenarioReport(name, status, config, all_notes, rows_, token_check(data)))
+        out.append(ScenarioReport(name, status, config, all_notes, rows_, token_check(data), dict(facts)))
     return Report(run, out)

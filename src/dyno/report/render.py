@@ -51,11 +51,41 @@ def ceiling_cell(r: ResultRow) -> str:
     return f"{r.mean / r.ceiling_tok_s:.0%} of {r.ceiling_tok_s:.0f}"
 
 
+# Figures a load is judged by in percentiles (the tail is the point).
+PERCENTILE_METRICS = {
+    "ttft_ms",
+    "ttft_from_intended_ms",
+    "dispatch_delay_ms",
+    "itl_ms",
+    "e2e_s",
+    "server_ttft_ms",
+    "client_overhead_ms",
+}
+WIDE = 8  # more figures than this: one row per figure, one column per setting
+
+
+def percentile_cell(r: ResultRow) -> str:
+    if r.metric not in PERCENTILE_METRICS or r.median is None or r.n < 2:
+        return cell(r)
+    return f"{fmt_value(r.median, r.unit)} / {fmt_value(r.p99, r.unit)}"
+
+
 def pivot(s: ScenarioReport) -> tuple[list[str], list[list[str]]]:
     """(header, rows): one row per label, one column per metric, a ceiling column after each decode
-    figure that has one, plus n."""
+    figure that has one, plus n. A scenario with many figures (a load) is turned on its side: one row
+    per figure, one column per setting, latencies as p50 / p99."""
     labels = list(dict.fromkeys(r.label for r in s.rows))
     metrics = list(dict.fromkeys(r.metric for r in s.rows))
+    if len(metrics) > WIDE:
+        by_cell = {(r.label, r.metric): r for r in s.rows}
+        rows = []
+        for m in metrics:
+            title = figure_header(m) + (" p50 / p99" if m in PERCENTILE_METRICS else "")
+            rows.append(
+                [title, *(percentile_cell(by_cell[(lb, m)]) if (lb, m) in by_cell else "" for lb in labels)]
+            )
+        n_row = ["n", *(str(next((r.n for r in s.rows if r.label == lb), "")) for lb in labels)]
+        return ["figure", *labels], [*rows, n_row]
     with_ceiling = {r.metric for r in s.rows if r.ceiling_tok_s is not None}
     header = ["setting"]
     for m in metrics:
@@ -134,6 +164,19 @@ def token_line(t: TokenCheck, strong: str = "") -> str:
     return tok + " · agree"
 
 
+def client_line(facts: dict[str, object]) -> str:
+    """What the client itself cost: CPU share and event-loop lag (stored per scenario)."""
+    cpu, lag, name = facts.get("client_cpu_fraction"), facts.get("loop_lag_p99_ms"), facts.get("event_loop")
+    parts = []
+    if isinstance(cpu, int | float):
+        parts.append(f"CPU {cpu:.0%} of a core")
+    if isinstance(lag, int | float):
+        parts.append(f"event-loop lag p99 {lag:.2f} ms")
+    if not parts:
+        return ""
+    return "client: " + ", ".join(parts) + (f" ({name})" if isinstance(name, str) else "")
+
+
 def to_markdown(report: Report) -> str:
     run = report.run
     cfg = config_summary(report)
@@ -152,11 +195,14 @@ def to_markdown(report: Report) -> str:
         else:
             parts.append("_no figures_")
         parts += ["", token_line(s.tokens, strong="**")]
+        if health := client_line(s.facts):
+            parts += ["", health]
         for n in s.notes:
             parts.append(f"- {n}")
     return "\n".join(parts) + "\n"
 
 
+CLIENT_FACTS = ("client_cpu_fraction", "loop_lag_p50_ms", "loop_lag_p99_ms", "event_loop")
 KEY_COLUMNS = ("model", "model_revision", "quant", "engine", "engine_version", "flags", "hardware")
 
 
@@ -181,7 +227,7 @@ def _row_dicts(report: Report) -> list[dict[str, Any]]:
     out = []
     for s in report.scenarios:
         for r in s.rows:
-            out.append({"run_id": report.run.id, **key, **asdict(r), "title": r.title})
+            out.append({"run_id": report.run.id, **key, **r.as_dict()})
     return out
 
 
@@ -207,8 +253,9 @@ def to_json(report: Report) -> str:
                 "status": s.status,
                 "config": s.config,
                 "notes": s.notes,
+                "client": {k: s.facts.get(k) for k in CLIENT_FACTS},
                 "tokens": asdict(s.tokens) | {"disagreements": s.tokens.disagreements()},
-                "results": [asdict(r) | {"title": r.title} for r in s.rows],
+                "results": [r.as_dict() for r in s.rows],
             }
             for s in report.scenarios
         ],

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dyno.report.build import Report
-from dyno.report.render import config_summary, pivot, token_line
+from dyno.report.render import client_line, config_summary, pivot, token_line
 from dyno.store import CheckRow, RunRow
 
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
@@ -35,6 +35,8 @@ def print_report(report: Report, console: Console) -> None:
         console.print(t)
         disagree = bool(s.tokens.disagreements())
         console.print(Text("  " + token_line(s.tokens), style="red" if disagree else "dim"))
+        if health := client_line(s.facts):
+            console.print(Text("  " + health, style="dim"))
         for n in s.notes:
             console.print(Text.assemble(("  note: ", "yellow"), n))
 

@@ -141,9 +141,23 @@ def m004_checks_and_run_keys(db: sqlite3.Connection) -> None:
     )
 
 
+def m005_intended_send_and_server_timing(db: sqlite3.Connection) -> None:
+    """Each request's intended send time (no coordinated omission) and the server's own timing of it."""
+    _script(
+        db,
+        """
+        -- perf_counter_ns when the load meant the request to leave
+        ALTER TABLE requests ADD COLUMN t_intended_ns INTEGER;
+        -- JSON: the server's own timing (vLLM metrics, llama.cpp timings)
+        ALTER TABLE requests ADD COLUMN server_timing TEXT
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
     ("m002_scenarios_and_scrapes", m002_scenarios_and_scrapes),
     ("m003_response_headers", m003_response_headers),
     ("m004_checks_and_run_keys", m004_checks_and_run_keys),
+    ("m005_intended_send_and_server_timing", m005_intended_send_and_server_timing),
 ]

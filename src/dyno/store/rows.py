@@ -45,6 +45,7 @@ _CODECS: dict[str, Codec] = {
     "chunks": Codec(lambda cs: json.dumps([[c.t_ns, c.kind, c.tokens] for c in cs]), _chunks),
     "tool_calls": Codec(lambda v: to_json(list(v)), lambda v: tuple(from_json(v) or ())),
     "response_headers": Codec(to_json, lambda v: from_json(v) or {}),
+    "server_timing": Codec(to_json, from_json),
     "output_text": _TEXT,
     "reasoning_text": _TEXT,
 }

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from dyno import provenance, signals
 from dyno.bench.tally import Tally, run_status
-from dyno.client import ClientConfig, RequestRecord, StreamClient
+from dyno.client import ClientConfig, RequestRecord, StreamClient, loop
 from dyno.engine import supervisor
 from dyno.engine.target import (
     Target,
@@ -228,7 +228,7 @@ def _measure(
     if progress:
         progress.side(label, where)
     advance = progress.advance if progress else (lambda _n: None)
-    asyncio.run(_send_side(target, plans, opts.concurrency, emit, advance))
+    loop.run(_send_side(target, plans, opts.concurrency, emit, advance))
 
 
 def _record_sides(sink: RunSink, run_id: int, done: dict[str, Target]) -> None:

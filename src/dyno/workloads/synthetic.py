@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -136,3 +137,28 @@ async def exact_prompt(
             break
         text, count = candidate, c
     return SyntheticPrompt(text, target_tokens, count, tok.method, tok.exact and count == target_tokens)
+
+
+# Per tokenizer object (a run's), and per chat/plain: (tokens of the salt alone, tokens per word).
+_CALIBRATION: weakref.WeakKeyDictionary[Any, dict[bool, tuple[int, float]]] = weakref.WeakKeyDictionary()
+
+
+async def calibrated_prompt(tok: PromptTokenizer, target_tokens: int, *, salt: str, chat: bool = True) -> str:
+    """A prompt of about `target_tokens` tokens, from one measurement of tokens per word.
+
+    `exact_prompt` bisects with a tokenizer call per step, which is right for a
+    handful of prompts and too slow for the thousands a load needs (each of a
+    drawn length). The estimate is within a few tokens; the server's own count
+    of every prompt is stored with its request.
+    """
+    known = _CALIBRATION.setdefault(tok, {})
+    if chat not in known:
+        base = await tok.count(" ".join(_words("calibration", 0)), chat=chat)
+        sample = 400
+        per_word = max(
+            0.5, (await tok.count(" ".join(_words("calibration", sample)), chat=chat) - base) / sample
+        )
+        known[chat] = (base, per_word)
+    base, per_word = known[chat]
+    words = max(0, round((target_tokens - base) / per_word))
+    return " ".join(_words(salt, words))

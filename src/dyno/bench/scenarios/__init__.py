@@ -6,9 +6,11 @@ from dyno.bench.scenarios.features import SpecDecode, ToolCall
 from dyno.bench.scenarios.latency import TTFT, Decode, Prefill
 from dyno.bench.scenarios.load import Concurrency
 from dyno.bench.scenarios.sanity import Sanity
+from dyno.bench.scenarios.workload import Workload
 
 SCENARIOS: dict[str, type[Scenario]] = {
-    c.name: c for c in (Sanity, Decode, TTFT, Prefill, Concurrency, PrefixCache, ToolCall, SpecDecode)
+    c.name: c
+    for c in (Sanity, Decode, TTFT, Prefill, Concurrency, PrefixCache, ToolCall, SpecDecode, Workload)
 }
 
 __all__ = [
@@ -21,4 +23,5 @@ __all__ = [
     "Sanity",
     "SpecDecode",
     "ToolCall",
+    "Workload",
 ]

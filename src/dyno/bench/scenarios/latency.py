@@ -41,6 +41,11 @@ def latency_rows(scenario: str, label: str, reqs: list[RequestRecord]) -> list[R
         ResultRow.of(scenario, label, "itl_ms", summarize(x for r in reqs for x in derive.itl_ms(r))),
         ResultRow.of(scenario, label, "e2e_s", summarize(derive.e2e_s(r) for r in reqs)),
         ResultRow.of(scenario, label, "output_tokens", summarize(r.output_tokens for r in reqs)),
+        # Only where the server reports its own timing (vLLM --enable-per-request-metrics, llama.cpp).
+        ResultRow.of(scenario, label, "server_ttft_ms", summarize(derive.server_ttft_ms(r) for r in reqs)),
+        ResultRow.of(
+            scenario, label, "client_overhead_ms", summarize(derive.client_overhead_ms(r) for r in reqs)
+        ),
     )
 
 
