@@ -134,7 +134,7 @@ def main() -> None:
         )
         rss = f"{first[2]:.0f} at {first[0]:.0f} s, {last[2]:.0f} at {last[0]:.0f} s, peak {peak_rss:.0f}"
         print(f"RSS MB:   {rss}")
-    for fmt in ("md", "json"):
+    for fmt in ("md", "json", "html"):
         peak, secs, size = report_peak_mb(home, run_id, fmt)
         out = f"peak RSS {peak:.0f} MB, {secs:.1f} s, {size / 1024:.0f} KiB out"
         print(f"dyno report {run_id} --format {fmt}: {out}")

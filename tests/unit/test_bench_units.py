@@ -86,3 +86,17 @@ def test_tool_400_is_recognised_from_vllms_message() -> None:
     assert server_message("plain text") == "plain text"
     assert suggest_tool_parser("google/gemma-4-26B-A4B-it") == "gemma4"
     assert suggest_tool_parser("smollm2-135m-instruct") == "hermes"
+
+
+def test_a_probe_whose_400_is_its_answer_is_not_a_failed_request() -> None:
+    from dyno.bench.tally import Tally
+    from dyno.client.records import RequestRecord
+
+    t = Tally()
+    probe = RequestRecord(
+        params={}, t_sent_ns=0, http_status=400, error_kind="http_4xx", error_message="x", label="tools"
+    )
+    t.add(probe)
+    assert t.failed == 1
+    t.forgive(probe)
+    assert (t.measured, t.failed, t.summary()) == (1, 0, "")

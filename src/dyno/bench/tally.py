@@ -42,6 +42,15 @@ class Tally:
             msg = server_message(r.error_message, limit=160) if r.error_message else ""
             self.example[kind] = " ".join(msg.split())
 
+    def forgive(self, r: RequestRecord) -> None:
+        """A failure the scenario asked for (a probe whose 400 is its answer): measured, not failed."""
+        kind = r.error_kind or "?"
+        if r.label not in NOT_MEASURED_LABELS and not r.ok and self.failed_by_kind[kind] > 0:
+            self.failed_by_kind[kind] -= 1
+            if not self.failed_by_kind[kind]:
+                del self.failed_by_kind[kind]
+                self.example.pop(kind, None)
+
     @property
     def failed(self) -> int:
         return sum(self.failed_by_kind.values())

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -112,6 +114,20 @@ def exit_for(result: BenchResult, max_error_rate: float, what: str = "run") -> N
             f"[yellow]tolerated (--max-error-rate {max_error_rate:g})[/]: {escape(result.tally.summary())}",
             highlight=False,
         )
+
+
+@contextmanager
+def writer(path: Path | None) -> Iterator[Callable[[str], object]]:
+    """Where a rendering goes: stdout, or a file written whole (so a failed render leaves no half page)."""
+    if path is None:
+        yield sys.stdout.write
+        return
+    parts: list[str] = []
+    yield parts.append
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".part")
+    tmp.write_text("".join(parts))
+    tmp.replace(path)
 
 
 @contextmanager

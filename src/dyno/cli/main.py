@@ -12,6 +12,7 @@ from dyno import __version__, signals
 from dyno.cli import (
     bench,
     check,
+    compare,
     demo,
     doctor,
     down,
@@ -54,7 +55,23 @@ def _root(
     pass
 
 
-for module in (up, down, status, logs, demo, bench, check, verify, report, models, runs, doctor, plan, lint):
+for module in (
+    up,
+    down,
+    status,
+    logs,
+    demo,
+    bench,
+    check,
+    verify,
+    report,
+    compare,
+    models,
+    runs,
+    doctor,
+    plan,
+    lint,
+):
     module.register(app)
 
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 
 from rich.console import Console
 
 from dyno.errors import UsageError
 from dyno.report.build import build_report
 from dyno.report.check import check_csv, check_json, check_markdown
+from dyno.report.compare import Comparison, build_comparison
+from dyno.report.compare_render import RENDERERS as COMPARE_RENDERERS
+from dyno.report.compare_render import print_comparison
+from dyno.report.html import compare_html, report_html
+from dyno.report.plots import close, compare_plots, report_plots, save
 from dyno.report.render import RENDERERS
 from dyno.report.terminal import print_checks, print_report
 from dyno.report.verify import build_verify_report, show
@@ -28,6 +34,7 @@ class Format(StrEnum):
     md = "md"
     json = "json"
     csv = "csv"
+    html = "html"
 
 
 def show_run(
@@ -41,6 +48,10 @@ def show_run(
     run = store.get_run(run_id)
     if run is None:
         raise UsageError(f"no run {run_id} in {store.path} (see `dyno runs`)")
+    if fmt is Format.html and run.kind not in ("bench", "demo"):
+        raise UsageError(
+            f"--format html renders bench and demo runs (and compare, tune); run {run_id} is a {run.kind} run"
+        )
     if run.kind == "check":
         checks = store.checks(run_id)
         if fmt is Format.text:
@@ -52,11 +63,49 @@ def show_run(
     if run.kind == "verify":
         show(build_verify_report(store, run_id), fmt.value, console)
         return
+    if fmt is Format.html:
+        write(report_html(store, run_id))
+        return
     report = build_report(store, run_id)
     if fmt is Format.text:
         print_report(report, console)
     else:
         write(_line_ended(RENDERERS[fmt.value](report)))
+
+
+def save_plots(store: Store, run_id: int, directory: Path) -> list[Path]:
+    """The report's plots as PNG and SVG files."""
+    plots = report_plots(build_report(store, run_id))
+    try:
+        return save(plots, directory)
+    finally:
+        close(plots)
+
+
+def show_comparison(
+    store: Store,
+    run_ids: list[int],
+    baseline: int | None,
+    fmt: Format | str,
+    console: Console,
+    write: Callable[[str], object] = sys.stdout.write,
+    plots_dir: Path | None = None,
+) -> Comparison:
+    fmt = Format(fmt)
+    c = build_comparison(store, run_ids, baseline)
+    if fmt is Format.text:
+        print_comparison(c, console)
+    elif fmt is Format.html:
+        write(compare_html(store, c))
+    else:
+        write(_line_ended(COMPARE_RENDERERS[fmt.value](c)))
+    if plots_dir is not None:
+        drawn = compare_plots(c)
+        try:
+            save(drawn, plots_dir)
+        finally:
+            close(drawn)
+    return c
 
 
 def _line_ended(text: str) -> str:

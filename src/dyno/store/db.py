@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -351,6 +351,11 @@ class Store:
             (run_id,),
         )
         return [CheckRow(r[0], r[1], r[2], r[3], r[4], from_json(r[5]) or {}) for r in rows]
+
+    def iter_requests(self, run_id: int) -> Iterator[RequestRecord]:
+        """A run's requests one at a time, for renderings that must not hold them all (CSV of 10k rows)."""
+        for row in self.db.execute("SELECT * FROM requests WHERE run_id = ? ORDER BY id", (run_id,)):
+            yield request_from_row(row)
 
     def requests(self, run_id: int, scenario: str | None = None) -> list[RequestRecord]:
         sql = "SELECT * FROM requests WHERE run_id = ?"

@@ -68,6 +68,7 @@ class ToolCall:
                 seq=i,
             )
             if tools_not_enabled(r.http_status, r.error_message):
+                ctx.tally.forgive(r)  # the 400 is the finding (tool calling off), not a failed request
                 parser = suggest_tool_parser(ctx.model)
                 msg = server_message(r.error_message, limit=1000)
                 return ScenarioOutcome(

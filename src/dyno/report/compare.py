@@ -1,0 +1,255 @@
+"""`dyno compare RUN RUN ...`: the field's matrix, one row per config, each difference with its uncertainty.
+
+Two runs are compared figure by figure (same scenario, same setting, same
+metric), each against the baseline (the first run, or --baseline). Every
+ratio carries a 95% bootstrap interval computed from the raw samples behind
+the two figures, and says "within noise" when the interval holds 1.
+
+What makes two results comparable is written on every run (its key
+properties). Three of them are what a comparison is for (engine, quant,
+launch flags) and name each row. The rest must match; where they do not
+(another model or revision, another engine version on the same engine,
+other hardware, another workload for a scenario) the row or the cell says
+so, and no ratio is given for a cell whose workload differs.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from dyno.bench.figures import figure
+from dyno.bench.scenario import ResultRow
+from dyno.bench.stats import RatioCI, ratio_ci
+from dyno.errors import UsageError
+from dyno.report.build import Report, build_report
+from dyno.report.render import fmt_value
+from dyno.report.verify import build_verify_report
+from dyno.store import RunRow, Store
+from dyno.verify.evaluate import LosslessResult
+
+# The figures a comparison shows, each with the statistic it compares.
+HEADLINE: tuple[tuple[str, str], ...] = (
+    ("decode_tok_s", "mean"),
+    ("per_request_tok_s", "mean"),
+    ("aggregate_tok_s", "mean"),
+    ("output_tok_s", "mean"),
+    ("throughput_req_s", "mean"),
+    ("ttft_ms", "median"),
+    ("ttft_ms", "p99"),
+    ("prefill_tok_s", "mean"),
+    ("acceptance_rate", "mean"),
+    ("mean_acceptance_length", "mean"),
+)
+CONFIG_KEYS = ("engine", "quant", "flags")  # what a comparison varies: they name a row
+MUST_MATCH = ("model", "model_revision", "hardware")  # and engine_version when the engine is the same
+BENCH_KINDS = ("bench", "demo")
+
+
+@dataclass(frozen=True)
+class Column:
+    scenario: str
+    label: str
+    metric: str
+    stat: str  # mean | median | p99
+
+    @property
+    def title(self) -> str:
+        f = figure(self.metric)
+        stat = "" if self.stat == "mean" else f" {'p50' if self.stat == 'median' else self.stat}"
+        unit = f" ({f.unit})" if f.unit and not f.title.endswith(f.unit) else ""
+        return f"{self.scenario} {self.label} · {f.title}{stat}{unit}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.scenario}/{self.label}/{self.metric}/{self.stat}"
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float | None
+    unit: str
+    n: int
+    ratio: RatioCI | None = None  # vs the baseline's cell
+    point_ratio: float | None = None  # when no interval can be had (a single sample)
+    ceiling_pct: float | None = None
+    note: str = ""
+
+    def text(self, baseline: bool) -> str:
+        out = fmt_value(self.value, self.unit)
+        if self.ceiling_pct is not None:
+            out += f" ({self.ceiling_pct:.0%} of ceiling)"
+        if not baseline:
+            if self.ratio is not None:
+                r = self.ratio
+                out += f" ×{r.ratio:.2f} [{r.low:.2f}–{r.high:.2f}]" + (" ≈ noise" if r.within_noise else "")
+            elif self.point_ratio is not None:
+                out += f" ×{self.point_ratio:.2f} (n=1, no interval)"
+        if self.note:
+            out += f" † {self.note}"
+        return out
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunRow
+    name: str
+    mismatches: list[str]  # key properties that should match the baseline's and do not
+    lossless: str | None = None  # a verify run's verdict for this config, when one was given
+
+
+@dataclass(frozen=True)
+class Comparison:
+    baseline_id: int
+    configs: list[Config]
+    columns: list[Column]
+    cells: dict[tuple[int, str], Cell]  # (run id, column key) -> cell
+    notes: list[str] = field(default_factory=list)
+    reports: dict[int, Report] = field(default_factory=dict, repr=False)
+
+    def cell(self, run_id: int, col: Column) -> Cell | None:
+        return self.cells.get((run_id, col.key))
+
+
+def _value(row: ResultRow, stat: str) -> float | None:
+    if stat == "mean":
+        return row.mean
+    return row.median if stat == "median" else row.p99
+
+
+def _flags(run: RunRow) -> list[str]:
+    key = run.key_properties or {}
+    flags = key.get("flags")
+    if flags is None:
+        flags = ((run.launch_config or {}).get("recipe") or {}).get("flags") or []
+    return [str(f) for f in flags]
+
+
+def config_name(run: RunRow, baseline: RunRow) -> str:
+    """'run 7 · vllm 0.32.0 · bf16 · +--speculative-config {...}': what sets this config apart."""
+    key = run.key_properties or {}
+    parts = [f"run {run.id}", f"{run.engine or '?'} {run.engine_version or ''}".strip()]
+    if key.get("quant"):
+        parts.append(str(key["quant"]))
+    mine, theirs = _flags(run), _flags(baseline)
+    if run.id != baseline.id and mine != theirs:
+        added = [f for f in mine if f not in theirs]
+        removed = [f for f in theirs if f not in mine]
+        if added:
+            parts.append("+" + shlex.join(added))
+        if removed:
+            parts.append("-" + shlex.join(removed))
+    elif run.id == baseline.id and mine:
+        parts.append(shlex.join(mine))
+    return " · ".join(parts)
+
+
+def mismatches(run: RunRow, baseline: RunRow) -> list[str]:
+    a, b = run.key_properties or {}, baseline.key_properties or {}
+    out = [
+        f"{k}: {a.get(k)!r} vs baseline {b.get(k)!r}"
+        for k in MUST_MATCH
+        if a.get(k) is not None and b.get(k) is not None and a.get(k) != b.get(k)
+    ]
+    if a.get("engine") == b.get("engine") and a.get("engine_version") != b.get("engine_version"):
+        out.append(f"engine version: {a.get('engine_version')} vs baseline {b.get('engine_version')}")
+    return out
+
+
+def _scenario_configs(rep: Report) -> dict[str, dict[str, Any]]:
+    return {s.name: {k: v for k, v in s.config.items() if k != "tokenizer"} for s in rep.scenarios}
+
+
+def _lossless(store: Store, verify_ids: list[int], run: RunRow) -> str | None:
+    """The verdict of a verify run whose candidate is this config (same key properties)."""
+    key = run.key_properties or {}
+    for vid in verify_ids:
+        v = store.get_run(vid)
+        cand = (v.key_properties if v else None) or {}
+        same = all(cand.get(k) == key.get(k) for k in ("model", "model_revision", "engine_version", "flags"))
+        if v is None or not same:
+            continue
+        rep = build_verify_report(store, vid)
+        lossless = next((s.result for s in rep.suites if s.name == "lossless"), None)
+        verdict = "pass" if rep.verdict.passed else "FAIL"
+        if isinstance(lossless, LosslessResult):
+            return f"{verdict} ({lossless.matches}/{lossless.n} identical, run {vid})"
+        return f"{verdict} (run {vid})"
+    return None
+
+
+def build_comparison(store: Store, run_ids: list[int], baseline: int | None = None) -> Comparison:
+    runs = []
+    for rid in run_ids:
+        run = store.get_run(rid)
+        if run is None:
+            raise UsageError(f"no run {rid} in {store.path} (see `dyno runs`)")
+        runs.append(run)
+    benches = [r for r in runs if r.kind in BENCH_KINDS]
+    verify_ids = [r.id for r in runs if r.kind == "verify"]
+    others = [f"run {r.id} ({r.kind})" for r in runs if r.kind not in (*BENCH_KINDS, "verify")]
+    if others:
+        raise UsageError(f"compare takes bench, demo and verify runs; not {', '.join(others)}")
+    if len(benches) < 2:
+        raise UsageError("compare needs at least two bench or demo runs (verify runs add their verdicts)")
+    base = next((r for r in benches if r.id == baseline), None) if baseline is not None else benches[0]
+    if base is None:
+        raise UsageError(f"--baseline {baseline} is not one of the bench runs compared")
+    reports = {r.id: build_report(store, r.id) for r in benches}
+    scen_cfg = {rid: _scenario_configs(rep) for rid, rep in reports.items()}
+    wanted = {m for m, _ in HEADLINE}
+    columns: list[Column] = []
+    rows: dict[tuple[int, str], ResultRow] = {}
+    for rid, rep in reports.items():
+        for s in rep.scenarios:
+            for row in s.rows:
+                if row.metric not in wanted:
+                    continue
+                for metric, stat in HEADLINE:
+                    if metric != row.metric:
+                        continue
+                    col = Column(row.scenario, row.label, metric, stat)
+                    if col not in columns:
+                        columns.append(col)
+                    rows[(rid, col.key)] = row
+    cells: dict[tuple[int, str], Cell] = {}
+    for run in benches:
+        for col in columns:
+            found = rows.get((run.id, col.key))
+            if found is None:
+                continue
+            row, brow = found, rows.get((base.id, col.key))
+            note = ""
+            ci: RatioCI | None = None
+            point: float | None = None
+            if run.id != base.id and brow is not None:
+                if scen_cfg[run.id].get(col.scenario) != scen_cfg[base.id].get(col.scenario):
+                    note = "workload differs from the baseline's: not compared"
+                else:
+                    ci = (
+                        ratio_ci(row.samples, brow.samples, col.stat)
+                        if row.samples and brow.samples
+                        else None
+                    )
+                    bv, v = _value(brow, col.stat), _value(row, col.stat)
+                    if ci is None and bv and v is not None:
+                        point = v / bv
+            v = _value(row, col.stat)
+            pct = (
+                v / row.ceiling_tok_s if row.ceiling_tok_s and v is not None and col.stat == "mean" else None
+            )
+            cells[(run.id, col.key)] = Cell(v, row.unit, row.n, ci, point, pct, note)
+    configs = [
+        Config(
+            r,
+            config_name(r, base),
+            mismatches(r, base) if r.id != base.id else [],
+            _lossless(store, verify_ids, r),
+        )
+        for r in benches
+    ]
+    notes = []
+    if not columns:
+        notes.append("the runs share no headline figure (decode, TTFT, throughput, acceptance)")
+    return Comparison(base.id, configs, columns, cells, notes, reports)
