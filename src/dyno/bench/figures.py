@@ -45,6 +45,7 @@ FIGURES: dict[str, Figure] = {
     "dispatch_delay_ms": Figure("dispatch delay", "ms", False),
     "server_ttft_ms": Figure("server TTFT", "ms", False),
     "client_overhead_ms": Figure("client - server TTFT", "ms", False),
+    "objective": Figure("objective", "", True),
 }
 
 _ACCEPT_AT = re.compile(r"accept_at_(\d+)$")

@@ -23,6 +23,8 @@ from dyno.cli import (
     report,
     runs,
     status,
+    switch,
+    tune,
     up,
     verify,
 )
@@ -58,19 +60,21 @@ def _root(
 for module in (
     up,
     down,
+    switch,
     status,
     logs,
     demo,
     bench,
     check,
     verify,
+    tune,
     report,
     compare,
-    models,
     runs,
     doctor,
     plan,
     lint,
+    models,
 ):
     module.register(app)
 

@@ -40,9 +40,14 @@ _FACTS: dict[str, re.Pattern[str]] = {
     "listen_address": re.compile(r"Starting vLLM (?:API )?server on (?P<v>\S+)"),
     "kv_cache_dtype": re.compile(r"kv_cache_dtype=(?P<v>\w+)"),
     "speculative_config": re.compile(r"speculative_config=(?P<v>None|SpeculativeConfig\([^)]*\))"),
+    "kv_cache_memory_gib": re.compile(
+        r"Available KV cache memory: (?P<v>[\d.]+) GiB"
+        r"|Explicitly set \((?P<v2>[\d.]+)/[\d.]+\) GiB for KV cache"
+    ),
 }
 
 _NUMERIC = {
+    "kv_cache_memory_gib",
     "max_model_len",
     "kv_cache_tokens",
     "max_concurrency",
@@ -71,12 +76,22 @@ class LogFacts:
     listen_address: str | None = None
     kv_cache_dtype: str | None = None
     speculative_config: str | None = None
+    kv_cache_memory_gib: float | None = None
     warnings: tuple[tuple[str, int], ...] = field(default=())  # (message, times seen)
 
     def as_dict(self) -> dict[str, object]:
         return {k: v for k, v in self.__dict__.items() if k != "warnings"} | {
             "warnings": [list(w) for w in self.warnings]
         }
+
+
+def speculation(facts: dict[str, object]) -> tuple[str, int] | None:
+    """(method, draft tokens) as the engine logged its config at start; None when it runs without."""
+    v = facts.get("speculative_config")
+    if not isinstance(v, str):
+        return None
+    m = re.search(r"method='([^']+)'.*?num_spec_tokens=(\d+)", v)
+    return (m.group(1), int(m.group(2))) if m else None
 
 
 def split_line(line: str) -> tuple[str | None, str | None, str]:

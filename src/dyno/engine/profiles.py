@@ -1,25 +1,27 @@
 """Named engine configurations: built-in ones for the embedded models, plus user TOML files.
 
-A user profile is `DYNO_HOME/profiles/NAME.toml`:
+A user profile is `DYNO_HOME/profiles/NAME.toml`, in the same format as a
+recipe file (`dyno lint FILE` reads either; `dyno tune` writes its winner as one):
 
+    description = "my model, eager"   # optional
     model = "smollm2-135m-instruct"   # a local model id, a folder, or a hub id
     served_name = "my-model"          # optional
     flags = ["--enforce-eager", "--max-model-len", "4096"]
+    host = "127.0.0.1"                # optional, as are port and api_key_env
     [env]
     VLLM_CPU_OMP_THREADS_BIND = "0-1"
 """
 
 from __future__ import annotations
 
-import tomllib
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
 from dyno.engine.models import LOCAL_MODELS, fetch
 from dyno.errors import UsageError
-from dyno.recipe import Recipe
+from dyno.recipe import Recipe, recipe_to_toml
+from dyno.recipe.load import recipe_file_from_toml
 from dyno.settings import Settings
 
 DEFAULT_PROFILE = "smollm2"
@@ -103,15 +105,6 @@ BUILTIN: dict[str, Profile] = {
 }
 
 
-class ProfileFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model: str
-    served_name: str | None = None
-    flags: list[str] = []
-    env: dict[str, str] = {}
-    description: str = ""
-
-
 def _user_profiles(settings: Settings) -> dict[str, Path]:
     d = settings.profiles_dir
     return {p.stem: p for p in sorted(d.glob("*.toml"))} if d.is_dir() else {}
@@ -129,9 +122,11 @@ def load_profile(settings: Settings, name: str) -> Profile:
     if name in user:
         path = user[name]
         try:
-            pf = ProfileFile.model_validate(tomllib.loads(path.read_text()))
-        except (tomllib.TOMLDecodeError, ValidationError) as e:
-            raise UsageError(f"profile {path} is not valid: {e}") from e
+            pf = recipe_file_from_toml(
+                path.read_text(), where=f"profile {path}", what="valid (a recipe file)"
+            )
+        except OSError as e:
+            raise UsageError(f"cannot read profile {path}: {e}") from e
         local = pf.model in LOCAL_MODELS or pf.model.startswith(("/", "./", "../", "~"))
         env = tuple((dict(OFFLINE_ENV if local else PRIVATE_ENV) | pf.env).items())
         return Profile(name, pf.model, pf.served_name, tuple(pf.flags), env, pf.description, str(path))
@@ -139,6 +134,21 @@ def load_profile(settings: Settings, name: str) -> Profile:
         return BUILTIN[name]
     known = ", ".join(sorted(set(BUILTIN) | set(user)))
     raise UsageError(f"unknown profile {name!r}; known profiles: {known}")
+
+
+def write_profile(settings: Settings, name: str, profile: Profile) -> Path:
+    """Save a profile (a tune's winner) as DYNO_HOME/profiles/NAME.toml; refuses a built-in's name."""
+    if name in BUILTIN:
+        raise UsageError(f"{name!r} is a built-in profile; pick another name")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise UsageError(f"profile names are letters, digits, '.', '_' and '-', not {name!r}")
+    settings.profiles_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.profiles_dir / f"{name}.toml"
+    recipe = Recipe(
+        model=profile.model, served_name=profile.served_name, flags=profile.flags, env=profile.env
+    )
+    path.write_text(recipe_to_toml(recipe, profile.description))
+    return path
 
 
 def to_recipe(

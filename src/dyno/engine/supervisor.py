@@ -142,11 +142,17 @@ def _rotate(log: Path) -> None:
         log.replace(log.with_suffix(log.suffix + ".1"))
 
 
-def _engine_env(settings: Settings, recipe: Recipe, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+def _engine_env(
+    settings: Settings, recipe: Recipe, argv: list[str], profile: str
+) -> tuple[list[str], dict[str, str]]:
     """The engine's argv and environment. A key given on the command line (`--api-key X`) moves to
-    VLLM_API_KEY, which vLLM reads the same way: on argv it would show in `ps` to every user."""
+    VLLM_API_KEY, which vLLM reads the same way: on argv it would show in `ps` to every user.
+
+    Each profile keeps its own compile cache (VLLM_CACHE_ROOT): vLLM keys its cache on the
+    launch flags, so two profiles sharing one folder would evict each other's, and a
+    `dyno switch` back to a profile would compile again."""
     env = dict(os.environ)
-    env.setdefault("VLLM_CACHE_ROOT", str(settings.cache_dir / "vllm"))
+    env.setdefault("VLLM_CACHE_ROOT", str(settings.cache_dir / "vllm" / profile))
     env.update(recipe.env_dict)
     if recipe.api_key_env:
         key = os.environ.get(recipe.api_key_env)
@@ -210,7 +216,7 @@ def start(
     argv = to_argv(recipe)
     if exe is not None:
         argv[0] = str(exe)
-    argv, env = _engine_env(settings, recipe, argv)
+    argv, env = _engine_env(settings, recipe, argv, profile)
     log_path = settings.logs_dir / f"{profile}.log"
     _rotate(log_path)
     with log_path.open("wb") as log:

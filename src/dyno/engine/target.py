@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +33,7 @@ from dyno.client import Endpoint, ServedModel
 from dyno.engine import profiles, supervisor
 from dyno.engine.models.local import read_marker
 from dyno.engine.state import EngineState, liveness, read_state
-from dyno.errors import EndpointError, UsageError
+from dyno.errors import EndpointError, EngineStartError, UsageError
 from dyno.plan import CeilingInputs, ceiling_inputs
 from dyno.provenance import RunProvenance
 from dyno.settings import Settings
@@ -56,6 +56,7 @@ class TargetSpec:
     keep: bool = False  # leave an engine this target started running
     port: int | None = None  # for an engine this target starts
     extra_flags: tuple[str, ...] = ()  # appended to a profile's flags when this target starts it
+    base_flags: tuple[str, ...] | None = None  # instead of the profile's own flags (a tune's candidates)
     role: str = ""  # "candidate", "baseline": named in messages
     purpose: str = "benchmark"  # what the target is for, in "cannot <purpose> <target>" messages
     model_flag: str = "--model"  # the option that sets `model`, named in messages
@@ -363,6 +364,7 @@ def launch_profile(
     name: str,
     *,
     extra_flags: tuple[str, ...] = (),
+    base_flags: tuple[str, ...] | None = None,
     host: str = "127.0.0.1",
     port: int | None = None,
     api_key_env: str | None = None,
@@ -377,6 +379,8 @@ def launch_profile(
     server bound beyond loopback without an API key (unless the user says so).
     """
     prof = profiles.load_profile(settings, name)
+    if base_flags is not None:
+        prof = replace(prof, flags=base_flags)
     flags = (*prof.flags, *extra_flags)
     keyed = bool(api_key_env) or "--api-key" in flags or any(f.startswith("--api-key=") for f in flags)
     keyed = keyed or any(k == "VLLM_API_KEY" for k, _ in prof.env)
@@ -411,12 +415,49 @@ def start_located(
         settings,
         loc.profile,
         extra_flags=spec.extra_flags,
+        base_flags=spec.base_flags,
         port=spec.port,
         api_key_env=spec.api_key_env,
         ready_timeout_s=spec.ready_timeout_s,
         step=lambda m: step(who + m),
         on_progress=on_engine_progress,
     )
+
+
+@dataclass(frozen=True)
+class Switched:
+    state: EngineState
+    ready_s: float
+    stopped: str | None  # the profile that was running before, when one was
+
+
+def switch(
+    settings: Settings, name: str, *, step: Step = _quiet, on_progress: supervisor.ProgressFn | None = None
+) -> Switched:
+    """Stop the running engine and start `name`, the way people rotate big models on one box.
+
+    The profile is checked before anything is stopped. Each profile keeps its own compile cache
+    (VLLM_CACHE_ROOT), so switching back does not compile again. If the new one fails to start,
+    its own start-up takes its process group down: no engine is left half up, and the error says
+    which one was stopped.
+    """
+    profiles.load_profile(settings, name)  # an unknown name stops nothing
+    running = _running(settings)
+    if running is not None and running.profile == name:
+        return Switched(running, 0.0, None)
+    stopped = None
+    if read_state(settings) is not None:
+        step(f"stopping {running.profile!r}" if running else "cleaning up after a dead engine")
+        report = supervisor.stop(settings)
+        stopped = report.profile if running else None
+    try:
+        state, ready_s = launch_profile(settings, name, step=step, on_progress=on_progress)
+    except EngineStartError as e:
+        if stopped is None:
+            raise
+        msg = f"{e}\n{stopped!r} was stopped first, so no engine is running now"
+        raise EngineStartError(msg, cause=e.cause, log_tail=e.log_tail) from e
+    return Switched(state, ready_s, stopped)
 
 
 @contextmanager

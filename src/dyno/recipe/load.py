@@ -42,6 +42,7 @@ class RecipeFile(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65535)
     image: str | None = None
     api_key_env: str | None = None
+    description: str = ""  # a profile's one line; a recipe file may carry one too
 
     def to_recipe(self) -> Recipe:
         return Recipe(
@@ -57,9 +58,10 @@ class RecipeFile(BaseModel):
         )
 
 
-def recipe_from_toml(text: str, *, where: str = "recipe") -> Recipe:
+def recipe_file_from_toml(text: str, *, where: str = "recipe", what: str = "a valid recipe") -> RecipeFile:
+    """A recipe (or profile: one format) file, validated; a UsageError that names what is wrong."""
     try:
-        return RecipeFile.model_validate(tomllib.loads(text)).to_recipe()
+        return RecipeFile.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{where} is not valid TOML: {e}") from e
     except ValidationError as e:
@@ -67,7 +69,11 @@ def recipe_from_toml(text: str, *, where: str = "recipe") -> Recipe:
             f"{'.'.join(str(x) for x in err['loc']) or 'file'}: {err['msg'].removeprefix('Value error, ')}"
             for err in e.errors()
         )
-        raise UsageError(f"{where} is not a valid recipe: {problems}") from e
+        raise UsageError(f"{where} is not {what}: {problems}") from e
+
+
+def recipe_from_toml(text: str, *, where: str = "recipe") -> Recipe:
+    return recipe_file_from_toml(text, where=where).to_recipe()
 
 
 def load_recipe(path: Path) -> Recipe:
@@ -91,9 +97,10 @@ def _toml_str(value: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-def recipe_to_toml(recipe: Recipe) -> str:
-    """The TOML form of a recipe."""
-    lines = [f"engine = {_toml_str(recipe.engine)}", f"model = {_toml_str(recipe.model)}"]
+def recipe_to_toml(recipe: Recipe, description: str = "") -> str:
+    """The TOML form of a recipe (which is also a profile's: DYNO_HOME/profiles/NAME.toml)."""
+    lines = [f"description = {_toml_str(description)}"] if description else []
+    lines += [f"engine = {_toml_str(recipe.engine)}", f"model = {_toml_str(recipe.model)}"]
     if recipe.served_name:
         lines.append(f"served_name = {_toml_str(recipe.served_name)}")
     lines.append("flags = [" + ", ".join(_toml_str(f) for f in recipe.flags) + "]")

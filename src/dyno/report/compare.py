@@ -185,6 +185,12 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
         run = store.get_run(rid)
         if run is None:
             raise UsageError(f"no run {rid} in {store.path} (see `dyno runs`)")
+        if run.kind == "tune":  # a tune is the set of its trials' runs
+            for t in store.trials(rid):
+                for sub in (t.bench_run_id, t.verify_run_id):
+                    if sub is not None and (r := store.get_run(sub)) is not None:
+                        runs.append(r)
+            continue
         runs.append(run)
     benches = [r for r in runs if r.kind in BENCH_KINDS]
     verify_ids = [r.id for r in runs if r.kind == "verify"]

@@ -20,8 +20,10 @@ from dyno.client import RequestRecord
 from dyno.report.build import Report, build_report
 from dyno.report.compare import Comparison
 from dyno.report.compare_render import HOW
-from dyno.report.plots import Plot, close, compare_plots, report_plots, svg_text
+from dyno.report.plots import Plot, close, compare_plots, report_plots, svg_text, tune_plot
 from dyno.report.render import client_line, config_summary, pivot, token_line
+from dyno.report.tune import TuneReport, k_points, summary_lines
+from dyno.report.tune import rows as tune_rows
 from dyno.store import Store
 
 CSS = """
@@ -196,4 +198,27 @@ def compare_html(store: Store, c: Comparison) -> str:
     parts += ["<h2>Raw data</h2>", download(requests_csv(store, ids), "dyno-compare-requests.csv")]
     return page(
         "dyno compare", f"baseline run {c.baseline_id} · runs {', '.join(map(str, ids))}", "".join(parts)
+    )
+
+
+def tune_html(store: Store, rep: TuneReport) -> str:
+    header, body = tune_rows(rep)
+    parts = ["<h2>Sweep</h2>", table(header, body), notes(summary_lines(rep))]
+    if rep.run.note:
+        parts.append(f'<p class="warn">{_e(rep.run.note)}</p>')
+    plot = tune_plot(k_points(rep))
+    if plot is not None:
+        parts += ["<h2>Plots</h2>", figures([plot])]
+    parts += ["<h2>Options</h2>", kv((k, v) for k, v in rep.options.items())]
+    ids = [v.row.bench_run_id for v in rep.trials if v.row.bench_run_id is not None]
+    if ids:
+        parts += [
+            "<h2>Raw data</h2>",
+            download(requests_csv(store, ids), f"dyno-tune-{rep.run.id}-requests.csv"),
+        ]
+    title = f"dyno tune {rep.run.id}"
+    return page(
+        title,
+        f"profile {rep.options.get('profile')} · {rep.run.status} · {rep.run.started_at}",
+        "".join(parts),
     )

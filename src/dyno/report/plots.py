@@ -269,3 +269,41 @@ def compare_plots(c: Comparison, most: int = 4) -> list[Plot]:
         if len(plots) >= most:
             break
     return plots
+
+
+def tune_plot(points: Sequence[tuple[int, float, float, float, float | None, float | None]]) -> Plot | None:
+    """tok/s (median, min-max) and acceptance vs k, with the physics prediction: the field's k sweep."""
+    if len(points) < 2:
+        return None
+    ks = [p[0] for p in points]
+    fig, ax = _axes(
+        "tok/s and acceptance vs draft tokens k", "num_speculative_tokens (k)", "objective (tok/s)"
+    )
+    med = [p[1] for p in points]
+    lo = [m - p[2] for m, p in zip(med, points, strict=True)]
+    hi = [p[3] - m for m, p in zip(med, points, strict=True)]
+    ax.errorbar(
+        ks, med, yerr=[lo, hi], marker="o", color=COLOURS[0], capsize=3, label="measured (median, min–max)"
+    )
+    pred = [(p[0], p[5]) for p in points if p[5] is not None]
+    if pred:
+        ax.plot(
+            [k for k, _ in pred],
+            [v for _, v in pred],
+            linestyle="--",
+            marker="x",
+            color=COLOURS[2],
+            label="predicted",
+        )
+    acc = [(p[0], p[4]) for p in points if p[4] is not None]
+    if acc:
+        ax2 = ax.twinx()
+        ax2.plot(
+            [k for k, _ in acc], [v for _, v in acc], marker="s", color=COLOURS[1], label="acceptance rate"
+        )
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("acceptance rate")
+        ax2.grid(False)
+        ax2.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
+    return Plot("tune-k", "tok/s and acceptance vs k", fig)

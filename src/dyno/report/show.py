@@ -19,10 +19,11 @@ from dyno.report.check import check_csv, check_json, check_markdown
 from dyno.report.compare import Comparison, build_comparison
 from dyno.report.compare_render import RENDERERS as COMPARE_RENDERERS
 from dyno.report.compare_render import print_comparison
-from dyno.report.html import compare_html, report_html
+from dyno.report.html import compare_html, report_html, tune_html
 from dyno.report.plots import close, compare_plots, report_plots, save
 from dyno.report.render import RENDERERS
 from dyno.report.terminal import print_checks, print_report
+from dyno.report.tune import build_tune_report, print_tune, tune_csv, tune_json, tune_markdown
 from dyno.report.verify import build_verify_report, show
 from dyno.store import Store
 
@@ -48,6 +49,16 @@ def show_run(
     run = store.get_run(run_id)
     if run is None:
         raise UsageError(f"no run {run_id} in {store.path} (see `dyno runs`)")
+    if run.kind == "tune":
+        rep = build_tune_report(store, run_id)
+        if fmt is Format.text:
+            print_tune(rep, console)
+        elif fmt is Format.html:
+            write(tune_html(store, rep))
+        else:
+            tune_render = {Format.md: tune_markdown, Format.json: tune_json, Format.csv: tune_csv}[fmt]
+            write(_line_ended(tune_render(rep)))
+        return
     if fmt is Format.html and run.kind not in ("bench", "demo"):
         raise UsageError(
             f"--format html renders bench and demo runs (and compare, tune); run {run_id} is a {run.kind} run"

@@ -6,6 +6,7 @@ finishes), so a run that dies keeps everything it measured.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import time
@@ -24,10 +25,12 @@ from dyno.store.migrations import MIGRATIONS, Migration
 from dyno.store.rows import (
     REQUEST_INSERT,
     RUN_JSON_COLUMNS,
+    TRIAL_JSON,
     CheckRow,
     RunRow,
     ScenarioRow,
     ScrapeRow,
+    TrialRow,
     from_json,
     request_from_row,
     request_values,
@@ -351,6 +354,25 @@ class Store:
             (run_id,),
         )
         return [CheckRow(r[0], r[1], r[2], r[3], r[4], from_json(r[5]) or {}) for r in rows]
+
+    def add_trial(self, tune_run_id: int, t: TrialRow) -> None:
+        cols = [f.name for f in dataclasses.fields(TrialRow) if f.name not in ("id", "finished_at")]
+        values = [to_json(getattr(t, c)) if c in TRIAL_JSON else getattr(t, c) for c in cols]
+        self._write(
+            f"INSERT INTO trials (tune_run_id, {', '.join(cols)}, finished_at)"
+            f" VALUES (?, {', '.join('?' for _ in cols)}, ?)",
+            (tune_run_id, *values, _now_iso()),
+        )
+
+    def trials(self, tune_run_id: int) -> list[TrialRow]:
+        out = []
+        for row in self.db.execute("SELECT * FROM trials WHERE tune_run_id = ? ORDER BY id", (tune_run_id,)):
+            d = {k: row[k] for k in row.keys() if k != "tune_run_id"}  # noqa: SIM118 (a Row iterates values)
+            for k in TRIAL_JSON:
+                d[k] = from_json(d[k])
+            d["by_search"] = bool(d["by_search"])
+            out.append(TrialRow(**d))
+        return out
 
     def iter_requests(self, run_id: int) -> Iterator[RequestRecord]:
         """A run's requests one at a time, for renderings that must not hold them all (CSV of 10k rows)."""

@@ -154,10 +154,39 @@ def m005_intended_send_and_server_timing(db: sqlite3.Connection) -> None:
     )
 
 
+def m006_tune_trials(db: sqlite3.Connection) -> None:
+    """A tune's trials: one row per candidate, stored as each finishes (so a tune can be resumed)."""
+    _script(
+        db,
+        """
+        CREATE TABLE trials (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            tune_run_id INTEGER NOT NULL REFERENCES runs(id),
+            candidate TEXT NOT NULL,
+            status TEXT NOT NULL,
+            by_search INTEGER NOT NULL,
+            bench_run_id INTEGER,
+            verify_run_id INTEGER,
+            samples TEXT,
+            median REAL,
+            mad REAL,
+            score REAL,
+            predicted REAL,
+            spec TEXT,
+            per_content TEXT,
+            note TEXT,
+            finished_at TEXT NOT NULL
+        );
+        CREATE INDEX trials_run ON trials(tune_run_id)
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
     ("m002_scenarios_and_scrapes", m002_scenarios_and_scrapes),
     ("m003_response_headers", m003_response_headers),
     ("m004_checks_and_run_keys", m004_checks_and_run_keys),
     ("m005_intended_send_and_server_timing", m005_intended_send_and_server_timing),
+    ("m006_tune_trials", m006_tune_trials),
 ]

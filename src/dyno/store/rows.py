@@ -99,6 +99,30 @@ class CheckRow:
 
 
 @dataclass(frozen=True)
+class TrialRow:
+    """One candidate of a tune, as stored when it finished."""
+
+    candidate: list[list[Any]]  # [[knob, value], ...] in sweep order
+    status: str  # measured | refused | failed | rejected | noisy | not-applied | slo-miss
+    by_search: bool  # the search chose it (not only --exhaustive)
+    bench_run_id: int | None = None
+    verify_run_id: int | None = None
+    samples: list[float] | None = None  # the objective, once per repeat
+    median: float | None = None
+    mad: float | None = None
+    score: float | None = None
+    predicted: float | None = None  # the physics prediction when it was chosen
+    spec: dict[str, Any] | None = None  # acceptance counters behind it
+    per_content: dict[str, Any] | None = None  # per content type: decode tok/s, acceptance
+    note: str | None = None
+    id: int | None = None
+    finished_at: str | None = None
+
+
+TRIAL_JSON = ("candidate", "samples", "spec", "per_content")
+
+
+@dataclass(frozen=True)
 class RunRow:
     id: int
     kind: str

@@ -77,7 +77,7 @@ class VerifyResult:
     tally: Tally = field(default_factory=Tally)  # both sides' requests
 
 
-def _side_info(t: Target) -> dict[str, Any]:
+def side_info(t: Target) -> dict[str, Any]:
     """One side's provenance as the verify report reads it (run.server_info[side])."""
     return {
         "ref": t.spec.ref,
@@ -91,7 +91,7 @@ def _side_info(t: Target) -> dict[str, Any]:
     }
 
 
-async def _send_side(
+async def send_side(
     target: Target,
     plans: list[SuitePlan],
     concurrency: int,
@@ -228,13 +228,13 @@ def _measure(
     if progress:
         progress.side(label, where)
     advance = progress.advance if progress else (lambda _n: None)
-    loop.run(_send_side(target, plans, opts.concurrency, emit, advance))
+    loop.run(send_side(target, plans, opts.concurrency, emit, advance))
 
 
 def _record_sides(sink: RunSink, run_id: int, done: dict[str, Target]) -> None:
     """Both sides' provenance on the run row; the run's own columns describe the candidate."""
     fields: dict[str, Any] = {
-        "server_info": {k: _side_info(t) for k, t in done.items()},
+        "server_info": {k: side_info(t) for k, t in done.items()},
         "launch_config": {k: t.launch_config() for k, t in done.items()},
     }
     cand = done.get("candidate")

@@ -5,6 +5,7 @@ from dyno.bench.scenarios.cache import PrefixCache
 from dyno.bench.scenarios.features import SpecDecode, ToolCall
 from dyno.bench.scenarios.latency import TTFT, Decode, Prefill
 from dyno.bench.scenarios.load import Concurrency
+from dyno.bench.scenarios.objective import Objective
 from dyno.bench.scenarios.sanity import Sanity
 from dyno.bench.scenarios.workload import Workload
 
@@ -18,6 +19,7 @@ __all__ = [
     "TTFT",
     "Concurrency",
     "Decode",
+    "Objective",
     "Prefill",
     "PrefixCache",
     "Sanity",

@@ -1,0 +1,107 @@
+"""`dyno tune PROFILE --sweep NAME=VALUES ...`: the closed loop; `dyno tune --resume RUN` carries one on."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from dyno.cli._common import console, err_console, request_progress, settings, stored_on_interrupt, writer
+from dyno.errors import UsageError
+from dyno.report.show import Format, show_run
+from dyno.report.tune import build_tune_report
+from dyno.store import Store
+from dyno.tune.runner import TuneOptions, run_tune
+from dyno.tune.winner import keep_winner
+from dyno.workloads.prompts import CONTENT_TYPES
+
+
+def _objective(raw: str) -> int:
+    if raw == "decode_tok_s@1":
+        return 1
+    if m := re.fullmatch(r"aggregate_tok_s@(\d+)", raw):
+        return int(m.group(1))
+    raise UsageError(f"--objective is decode_tok_s@1 or aggregate_tok_s@N, not {raw!r}")
+
+
+def _contents(raw: str) -> tuple[str, ...]:
+    kinds = tuple(x.strip() for x in raw.split(",") if x.strip())
+    bad = [k for k in kinds if k not in CONTENT_TYPES]
+    if bad or not kinds:
+        raise UsageError(f"--content takes {', '.join(CONTENT_TYPES)} (a comma list), not {raw!r}")
+    return kinds
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def tune(
+        profile: str = typer.Argument(None, help="The profile to tune (its flags are the starting point)."),
+        sweep: list[str] = typer.Option(
+            None, "--sweep", help="NAME=VALUES: a vLLM flag or a speculative-config key; a,b,c or 0..6."
+        ),
+        objective: str = typer.Option(
+            "decode_tok_s@1", "--objective", help="decode_tok_s@1 or aggregate_tok_s@N."
+        ),
+        slo: str = typer.Option(None, "--slo", help="A limit a candidate must meet, e.g. ttft_p99_ms<=500."),
+        content: str = typer.Option("code,prose,json", "--content", help="Content types to tune on."),
+        repeats: int = typer.Option(
+            3, "--repeats", min=1, help="Measurements per candidate (score: median - 1.4826 MAD)."
+        ),
+        budget: int = typer.Option(None, "--budget", min=1, help="Most trials the search may use."),
+        exhaustive: bool = typer.Option(
+            False, "--exhaustive", help="Measure every candidate, search's picks first."
+        ),
+        seed: int = typer.Option(0, "--seed", help="Seed of the search and the shuffled order."),
+        name: str = typer.Option(None, "--name", help="Profile name for the winner (default PROFILE-tuned)."),
+        gate_limit: int = typer.Option(
+            12, "--gate-limit", min=1, help="Lossless and math items in the answers gate."
+        ),
+        max_tokens: int = typer.Option(
+            128, "--max-tokens", min=8, help="Output tokens per objective request."
+        ),
+        resume: str = typer.Option(
+            None, "--resume", help="Carry on a tune run that stopped; finished trials stay."
+        ),
+        fmt: Format = typer.Option(Format.text, "--format", help="Output format of the sweep table."),
+        output: Path = typer.Option(None, "--output", "-o", help="Write the table to this file."),
+    ) -> None:
+        """Find the best config without changing the answers: lint, launch, check, measure, gate, pick.
+
+        Exit codes: 0 the tune finished with a winner; 1 it finished without one, or stopped; 2 bad
+        input; 128+N stopped by signal N (the engine is stopped; --resume RUN carries on).
+        """
+        s = settings()
+        with Store(s.db_path) as store:
+            if resume is not None:
+                from dyno.report import resolve_run_id
+
+                opts, rid = None, resolve_run_id(store, resume)
+            else:
+                if not profile or not sweep:
+                    raise UsageError("dyno tune PROFILE --sweep NAME=VALUES [...], or dyno tune --resume RUN")
+                opts = TuneOptions(
+                    profile, tuple(sweep), _objective(objective), _contents(content), repeats, budget,
+                    exhaustive, seed, slo, gate_limit, max_tokens=max_tokens, name=name,
+                )  # fmt: skip
+                _ = opts.knobs, opts.slo_limit()  # parsed now: a bad --sweep stops before anything starts
+                rid = None
+            with stored_on_interrupt(store, "tune"), request_progress() as bar:
+                result = run_tune(
+                    s, store, opts, resume=rid, step=bar.step, on_engine_progress=bar.engine_progress
+                )
+            with writer(output) as write:
+                show_run(store, result.run_id, fmt, console, write)
+            rep = build_tune_report(store, result.run_id)
+            kept = keep_winner(s, store, rep, name or (rep.options.get("name") if rep.options else None))
+        if kept is None:
+            why = "no candidate was measured and kept its answers"
+            err_console.print(f"[red]tune run {result.run_id}: no winner[/] ({why})")
+            raise typer.Exit(1)
+        name_ = escape(kept.profile)
+        err_console.print(
+            f"winner written as profile [bold]{name_}[/] ({kept.path}); start it: `dyno up {name_}`"
+        )
+        err_console.print(f"launch: {escape(kept.shell)}", highlight=False, soft_wrap=True)
+        err_console.print(f"docker: {escape(kept.docker)}", highlight=False, soft_wrap=True)

@@ -1,0 +1,88 @@
+"""A candidate may not change the answers: the lossless gate, against the baseline candidate's answers.
+
+The baseline (speculation off, or the sweep's first config) answers the
+verify suites once, during its own trial; every later candidate answers the
+same greedy requests and is judged against those stored answers, so the
+baseline engine never has to come back up. Each judgement is stored as an
+ordinary verify run (both sides' rows), so `dyno report` and `dyno compare`
+read it like any other. The bar is the engine's own for speculation: at
+least 80% of prompts identical under greedy decoding, and math accuracy not
+significantly worse (exact McNemar).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from dyno import provenance
+from dyno.client import RequestRecord, loop
+from dyno.engine.target import Target
+from dyno.store.sink import RunSink
+from dyno.verify.evaluate import SIDES, Verdict, facts, judge, verdict
+from dyno.verify.runner import METHOD, send_side, side_info
+from dyno.verify.suites import SuitePlan, plan_suites
+
+GATE_SUITES = ("lossless", "math")
+
+
+def gate_plans(limit: int, max_tokens: int) -> list[SuitePlan]:
+    return plan_suites(GATE_SUITES, limit=limit, lossless_max_tokens=max_tokens)
+
+
+def answers(target: Target, plans: list[SuitePlan], concurrency: int = 4) -> list[RequestRecord]:
+    """The target's greedy answers to the gate's suites (tagged with the target's role)."""
+    out: list[RequestRecord] = []
+    loop.run(send_side(target, plans, concurrency, out.append, lambda _n: None))
+    return out
+
+
+def as_side(records: list[RequestRecord], side: str) -> list[RequestRecord]:
+    return [replace(r, label=side) for r in records]
+
+
+def judge_and_store(
+    sink: RunSink,
+    plans: list[SuitePlan],
+    candidate: Target,
+    candidate_answers: list[RequestRecord],
+    baseline_info: dict[str, Any],
+    baseline_answers: list[RequestRecord],
+    tune_run_id: int,
+) -> tuple[int, Verdict]:
+    """One verify run: the candidate's answers against the stored baseline's; returns its id and verdict."""
+    run_id = sink.start_run(
+        kind="verify",
+        prov=provenance.RunProvenance(hardware=provenance.machine()),
+        method=METHOD
+        | {
+            "suites": [p.name for p in plans],
+            "sides": {"candidate": candidate.spec.ref, "baseline": baseline_info.get("ref")},
+            "tune_run": tune_run_id,
+            "baseline_answers": "stored during the baseline candidate's trial",
+        },
+    )
+    cand = side_info(candidate)
+    sink.update_run(
+        run_id,
+        server_info={"candidate": cand, "baseline": baseline_info},
+        launch_config={"candidate": candidate.launch_config(), "baseline": baseline_info.get("launch")},
+        endpoint=candidate.url,
+        model=candidate.model,
+        engine=candidate.engine,
+        engine_version=candidate.engine_version,
+        key_properties=cand["key_properties"],
+    )
+    results = []
+    rows = as_side(candidate_answers, SIDES[0]) + as_side(baseline_answers, SIDES[1])
+    for p in plans:
+        sid = sink.start_scenario(run_id, p.scenario, p.config())
+        mine = [r for r in rows if r.scenario == p.scenario]
+        for r in mine:
+            sink.add_request(run_id, r)
+        result = judge(p.name, p.config(), mine)
+        results.append(result)
+        sink.finish_scenario(sid, "complete", [], facts(result))
+    v = verdict(results)
+    sink.finish_run(run_id, "complete", note=None if v.passed else "; ".join(v.reasons))
+    return run_id, v

@@ -1,0 +1,357 @@
+"""`dyno tune`: the closed loop that finds the best config without changing the answers.
+
+Per candidate, in the order the search picks them:
+1. lint it (the rules, and vLLM's own argument parser); refused -> recorded, not run;
+2. confirm the previous engine is gone, then launch it through the Target with
+   the allocation held fixed (the KV cache size pinned), so only the swept knob differs;
+3. check that what was asked is what runs: the engine's logged speculative config,
+   and speculation counters that move when speculation is on;
+4. measure the objective `repeats` times (a bench run of the `objective` scenario);
+5. gate it on the answers: the baseline candidate's stored greedy answers vs its own
+   (>= 80% identical, math not significantly worse); answers changed -> rejected.
+Every trial is stored as it finishes; a failed start is recorded with the cause
+from the log and the loop goes on; Ctrl-C or SIGTERM stops the engine and leaves
+the tune `partial`, and `dyno tune --resume RUN` carries on without redoing a trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from dyno import provenance, signals
+from dyno.bench.runner import bench_target
+from dyno.bench.scenarios.objective import Objective, repeat_values, spec_totals
+from dyno.client import RequestRecord
+from dyno.engine import profiles, supervisor
+from dyno.engine.logscan import speculation
+from dyno.engine.state import group_members, liveness, read_state
+from dyno.engine.target import Target, TargetSpec, check_box, locate, open_target
+from dyno.errors import EngineError, EngineStartError, UsageError
+from dyno.lint import build_context, lint
+from dyno.metrics import counter_delta, parse
+from dyno.metrics.vllm import GENERATION_TOKENS
+from dyno.recipe.validate import check_with_vllm
+from dyno.report.build import build_report
+from dyno.settings import Settings
+from dyno.store import Store, TrialRow
+from dyno.tune.gate import answers, as_side, gate_plans, judge_and_store
+from dyno.tune.physics import SpecObservation, draft_fraction
+from dyno.tune.score import score
+from dyno.tune.search import Planner, Result, default_budget
+from dyno.tune.space import SPEC_KEYS, Candidate, K, Knob, flags_for, grid, parse_sweep, without_spec
+from dyno.verify.runner import side_info
+
+Step = Callable[[str], None]
+SLO_METRICS = {"ttft_p50_ms": ("ttft_ms", "median"), "ttft_p99_ms": ("ttft_ms", "p99")}
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    profile: str
+    sweeps: tuple[str, ...]  # as given: NAME=VALUES
+    concurrency: int = 1  # 1: decode_tok_s@1; N: aggregate_tok_s@N
+    contents: tuple[str, ...] = ("code", "prose", "json")
+    repeats: int = 3
+    budget: int | None = None
+    exhaustive: bool = False
+    seed: int = 0
+    slo: str | None = None  # e.g. ttft_p99_ms<=500
+    gate_limit: int = 12
+    gate_max_tokens: int = 48
+    max_tokens: int = 128
+    prompts_per_type: int = 1
+    name: str | None = None  # the profile the winner is written as
+
+    @property
+    def knobs(self) -> list[Knob]:
+        return [parse_sweep(s) for s in self.sweeps]
+
+    @property
+    def objective(self) -> str:
+        return "decode_tok_s@1" if self.concurrency == 1 else f"aggregate_tok_s@{self.concurrency}"
+
+    def slo_limit(self) -> tuple[str, str, float] | None:
+        if not self.slo:
+            return None
+        name, sep, limit = self.slo.partition("<=")
+        if not sep or name.strip() not in SLO_METRICS:
+            raise UsageError(f"--slo takes METRIC<=LIMIT with METRIC one of {', '.join(SLO_METRICS)}")
+        metric, stat = SLO_METRICS[name.strip()]
+        try:
+            return metric, stat, float(limit)
+        except ValueError:
+            raise UsageError(f"--slo {self.slo!r}: the limit must be a number") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TuneOptions:
+        d = dict(d)
+        d["sweeps"] = tuple(d["sweeps"])
+        d["contents"] = tuple(d["contents"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    run_id: int
+    status: str  # complete | partial
+    message: str
+
+
+def _candidate(row: TrialRow) -> Candidate:
+    return Candidate(tuple((str(k), v) for k, v in row.candidate))
+
+
+def _result(row: TrialRow) -> Result:
+    s = score(row.samples) if row.samples else None
+    spec = SpecObservation(**row.spec) if row.spec else None
+    return Result(s, spec, usable=row.status == "measured")
+
+
+def _baseline(cands: list[Candidate]) -> Candidate:
+    """Speculation off when the sweep has it; else the sweep's first config."""
+    return next((c for c in cands if c.k == 0), cands[0])
+
+
+def _base_flags(settings: Settings, opts: TuneOptions, pinned_kv: int | None) -> tuple[str, ...]:
+    prof = profiles.load_profile(settings, opts.profile)
+    flags = prof.flags
+    if any(k.name in SPEC_KEYS for k in opts.knobs):
+        flags = without_spec(flags)
+    if pinned_kv is not None and "--kv-cache-memory-bytes" not in flags:
+        flags = (*flags, "--kv-cache-memory-bytes", str(pinned_kv))
+    return flags
+
+
+def _lint(
+    settings: Settings, opts: TuneOptions, flags: tuple[str, ...], extra: tuple[str, ...]
+) -> str | None:
+    """Why lint refuses the candidate (its errors, and vLLM's parser's); None when it may run."""
+    prof = replace(profiles.load_profile(settings, opts.profile), flags=flags)
+    recipe = profiles.to_recipe(settings, prof, extra_flags=extra)
+    check = check_with_vllm(recipe)
+    findings = lint(build_context(recipe, engine_errors=check.errors))
+    errors = [f"{f.id}: {f.message}" for f in findings if f.severity == "error"]
+    return "; ".join(errors) or None
+
+
+def _confirm_gone(settings: Settings) -> None:
+    """The previous candidate's engine, every process of it, is gone (on a unified-memory box a
+    half-dead engine holds the memory the next one needs)."""
+    state = read_state(settings)
+    if state is not None and (liveness(state).alive or group_members(state.pgid)):
+        raise EngineError(f"engine {state.profile!r} (pid {state.pid}) is still up; the tune stops here")
+
+
+def _applied(c: Candidate, target: Target) -> str | None:
+    """What runs is what was asked: the engine's own logged speculative config."""
+    facts = target.state.facts if target.state else {}
+    spec = speculation(facts)
+    if c.speculative and (spec is None or spec[1] != c.k):
+        logged = facts.get("speculative_config") or "no speculative config"
+        return f"asked for {K}={c.k}, the engine logged {logged}"
+    if c.k == 0 and spec is not None:
+        return f"asked for speculation off, the engine logged {facts.get('speculative_config')}"
+    return None
+
+
+def _measure(
+    store: Store, target: Target, opts: TuneOptions, c: Candidate
+) -> tuple[int, list[float], SpecObservation | None, dict[str, Any]]:
+    """One objective run: (bench run id, objective per repeat, acceptance, per-content figures)."""
+    scenario = Objective(
+        opts.concurrency, opts.contents, opts.repeats, opts.prompts_per_type, opts.max_tokens
+    )
+    res = bench_target(store, target, [scenario], suite="tune", kind="bench")
+    rep = build_report(store, res.run_id)
+    reqs = store.requests(res.run_id, scenario.name)
+    samples = repeat_values(reqs, opts.concurrency, len(opts.contents) * opts.prompts_per_type)
+    scrapes = {
+        s.label: parse(s.text, s.t_ns) for s in store.scrapes(res.run_id) if s.scenario == scenario.name
+    }
+    per_content: dict[str, Any] = {}
+    for s in rep.scenarios:
+        for row in s.rows:
+            if row.label in opts.contents:
+                per_content.setdefault(row.label, {})[row.metric] = row.mean
+    spec = None
+    d = spec_totals(scrapes)
+    if d is not None and d.active and c.k:
+        generated = sum(
+            counter_delta(scrapes[b], scrapes[a], GENERATION_TOKENS) or 0.0
+            for b in scrapes
+            if b.startswith("before:") and (a := "after:" + b.removeprefix("before:")) in scrapes
+        )
+        med = score(samples).median if samples else 0.0
+        spec = SpecObservation(
+            c.k, med, d.per_position_rate, draft_fraction(d.drafts, generated, d.accepted_tokens)
+        )
+        per_content["all"] = {"acceptance_rate": d.acceptance_rate, "per_position": list(d.per_position_rate)}
+    return res.run_id, samples, spec, per_content
+
+
+def _slo_miss(store: Store, run_id: int, opts: TuneOptions) -> str | None:
+    limit = opts.slo_limit()
+    if limit is None:
+        return None
+    metric, stat, value = limit
+    rows = [r for s in build_report(store, run_id).scenarios for r in s.rows if r.metric == metric]
+    worst = max((getattr(r, stat) or 0.0 for r in rows), default=None)
+    return None if worst is None or worst <= value else f"{opts.slo} missed: {worst:.0f}"
+
+
+@dataclass
+class _Loop:
+    settings: Settings
+    store: Store
+    opts: TuneOptions
+    run_id: int
+    step: Step
+    on_engine_progress: supervisor.ProgressFn | None
+    baseline: Candidate
+    baseline_answers: list[RequestRecord]
+    baseline_info: dict[str, Any]
+    pinned_kv: int | None = None
+
+    def trial(self, c: Candidate, by_search: bool, predicted: float | None) -> TrialRow:
+        base = TrialRow([list(v) for v in c.values], "measured", by_search, predicted=predicted)
+        flags = _base_flags(self.settings, self.opts, self.pinned_kv)
+        extra = flags_for(c, profiles.load_profile(self.settings, self.opts.profile).flags)
+        refused = _lint(self.settings, self.opts, flags, extra)
+        if refused:
+            return replace(base, status="refused", note=f"lint: {refused}")
+        _confirm_gone(self.settings)
+        spec = TargetSpec(
+            self.opts.profile, base_flags=flags, extra_flags=extra, role="candidate", purpose="tune"
+        )
+        self.step(f"candidate {c.label()}: starting")
+        try:
+            with open_target(
+                self.settings, spec, step=self.step, on_engine_progress=self.on_engine_progress
+            ) as t:
+                row = self._run(c, t, base)
+        except EngineStartError as e:
+            return replace(base, status="failed", note=f"the engine did not start: {e.cause}")
+        _confirm_gone(self.settings)
+        return row
+
+    def _run(self, c: Candidate, t: Target, row: TrialRow) -> TrialRow:
+        if self.pinned_kv is None and t.state is not None:
+            gib = t.state.facts.get("kv_cache_memory_gib")
+            if isinstance(gib, int | float):  # hold the allocation the first candidate got
+                self.pinned_kv = int(gib * 2**30)
+        if (why := _applied(c, t)) is not None:
+            return replace(row, status="not-applied", note=why)
+        self.step(f"candidate {c.label()}: measuring {self.opts.objective} x{self.opts.repeats}")
+        bench_id, samples, spec, per_content = _measure(self.store, t, self.opts, c)
+        if c.speculative and spec is None:
+            return replace(
+                row, status="not-applied", bench_run_id=bench_id, note="speculation counters did not move"
+            )
+        note = ""
+        s = score(samples) if samples else None
+        if s is not None and s.noisy:
+            self.step(f"candidate {c.label()}: noisy (MAD {s.mad:.2f} of {s.median:.2f}), measuring again")
+            bench_id, samples, spec, per_content = _measure(self.store, t, self.opts, c)
+            s = score(samples) if samples else None
+            note = "re-measured: the first repeats were noisy"
+        status = "noisy" if s is None or s.noisy else "measured"
+        if (miss := _slo_miss(self.store, bench_id, self.opts)) is not None:
+            status, note = "slo-miss", miss
+        row = replace(
+            row,
+            status=status,
+            bench_run_id=bench_id,
+            samples=samples,
+            median=s.median if s else None,
+            mad=s.mad if s else None,
+            score=s.value if s else None,
+            spec=asdict(spec) if spec else None,
+            per_content=per_content,
+            note=note or None,
+        )
+        self.step(f"candidate {c.label()}: checking its answers against the baseline's")
+        plans = gate_plans(self.opts.gate_limit, self.opts.gate_max_tokens)
+        mine = answers(t, plans)
+        if c == self.baseline:
+            self.baseline_answers, self.baseline_info = as_side(mine, "baseline"), side_info(t)
+        elif not self.baseline_answers:
+            note = "not gated: the baseline candidate left no answers to check against"
+            return replace(row, status="rejected", note=note)
+        vid, verdict = judge_and_store(
+            self.store, plans, t, mine, self.baseline_info, self.baseline_answers, self.run_id
+        )
+        row = replace(row, verify_run_id=vid)
+        if not verdict.passed:
+            return replace(row, status="rejected", note="answers changed: " + "; ".join(verdict.reasons))
+        return row
+
+
+def run_tune(
+    settings: Settings,
+    store: Store,
+    opts: TuneOptions | None = None,
+    *,
+    resume: int | None = None,
+    step: Step = lambda _m: None,
+    on_engine_progress: supervisor.ProgressFn | None = None,
+) -> TuneResult:
+    if resume is not None:
+        run = store.get_run(resume)
+        if run is None or run.kind != "tune":
+            raise UsageError(f"run {resume} is not a tune (see `dyno runs --kind tune`)")
+        opts = TuneOptions.from_dict((run.method or {})["options"])
+        run_id = resume
+        prior = store.trials(run_id)
+    else:
+        if opts is None:
+            raise UsageError("a tune needs a profile and at least one --sweep")
+        check_box(settings, [locate(settings, TargetSpec(opts.profile))])
+        knobs = opts.knobs
+        run_id = store.start_run(
+            kind="tune",
+            prov=provenance.RunProvenance(hardware=provenance.machine(), model=opts.profile),
+            method={"options": opts.to_dict(), "knobs": [[k.name, list(k.values)] for k in knobs]},
+        )
+        prior = []
+    knobs = opts.knobs
+    cands = grid(knobs)
+    has_k = any(k.name == K for k in knobs)
+    varying = sum(1 for k in knobs if len(k.values) > 1)
+    budget = opts.budget or default_budget(len(cands), has_k, varying)
+    baseline = _baseline(cands)
+    planner = Planner(cands, knobs, min(budget, len(cands)), opts.seed, opts.exhaustive, baseline=baseline)
+    done: dict[Candidate, Result] = {}
+    loop = _Loop(settings, store, opts, run_id, step, on_engine_progress, baseline, [], {})
+    for t in prior:
+        had = _candidate(t)
+        done[had] = _result(t)
+        if t.by_search:
+            planner.chosen_by_search.append(had)
+        if had == baseline and t.verify_run_id is not None:
+            loop.baseline_answers = [r for r in store.requests(t.verify_run_id) if r.label == "baseline"]
+            gate = store.get_run(t.verify_run_id)
+            loop.baseline_info = ((gate.server_info if gate else None) or {}).get("baseline") or {}
+    status, message = "partial", "interrupted"
+    try:
+        while (c := planner.next(done)) is not None:
+            by_search = c in planner.chosen_by_search
+            row = loop.trial(c, by_search, planner.predicted(c, done))
+            store.add_trial(run_id, row)
+            done[c] = _result(row)
+        status, message = "complete", ""
+    except KeyboardInterrupt as e:
+        message = signals.describe(e)
+        raise
+    except EngineError as e:
+        message = str(e)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            store.finish_run(run_id, status, note=message or None)
+    return TuneResult(run_id, status, message)
