@@ -79,7 +79,7 @@ def test_a_k_sweep_survives_sigterm_resumes_and_keeps_the_answers(
     assert all(t.spec and t.spec["per_position_rate"] for t in spec)  # the counters moved: it ran speculation
     assert rep.winner is not None and rep.exhaustive_fraction is not None
     assert "winner written as profile" in out.stderr and (s.profiles_dir / "smollm2-tuned.toml").exists()
-    assert "num_speculative_tokens=0 (baseline)" in out.stdout
+    assert "k=0 (baseline)" in out.stdout and "resumed after it was stopped" in out.stdout
 
 
 def test_a_candidate_the_engine_refuses_is_recorded_and_the_loop_goes_on(

@@ -308,6 +308,7 @@ def run_tune(
         opts = TuneOptions.from_dict((run.method or {})["options"])
         run_id = resume
         prior = store.trials(run_id)
+        resumed_from = run.note or run.status
     else:
         if opts is None:
             raise UsageError("a tune needs a profile and at least one --sweep")
@@ -319,6 +320,7 @@ def run_tune(
             method={"options": opts.to_dict(), "knobs": [[k.name, list(k.values)] for k in knobs]},
         )
         prior = []
+        resumed_from = None
     knobs = opts.knobs
     cands = grid(knobs)
     has_k = any(k.name == K for k in knobs)
@@ -344,7 +346,8 @@ def run_tune(
             row = loop.trial(c, by_search, planner.predicted(c, done))
             store.add_trial(run_id, row)
             done[c] = _result(row)
-        status, message = "complete", ""
+        status = "complete"
+        message = f"resumed after it was stopped ({resumed_from})" if resumed_from else ""
     except KeyboardInterrupt as e:
         message = signals.describe(e)
         raise
