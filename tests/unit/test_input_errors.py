@@ -33,6 +33,9 @@ def dyno(*args: str) -> subprocess.CompletedProcess[str]:
         (("bench", "--suite", "huge"), "quick"),
         (("report", "last", "--format", "pdf"), "csv"),
         (("check", "--format", "yaml"), "json"),
+        # The router's key is read before anything starts; --via-model alone has no router.
+        (("check", "--via", "http://h:9", "--via-api-key-env", "DYNO_UNSET_X"), "DYNO_UNSET_X"),
+        (("check", "--via-model", "alias"), "--via URL"),
         (("up", "--port", "0"), "--port"),
     ],
 )

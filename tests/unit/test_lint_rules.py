@@ -163,7 +163,48 @@ CASES: dict[str, tuple[Callable[[], LintContext], Callable[[], LintContext]]] = 
         lambda: serve(f"{SMOLLM2} --no-such-flag", engine_errors=("unrecognized arguments: --no-such-flag",)),
         lambda: serve(SMOLLM2.as_posix()),
     ),
+    # llama-server (flags as of b11434)
+    "llama-removed-flag": (
+        lambda: llama("--spec-draft-model d.gguf --draft-max 8"),
+        lambda: llama("--spec-draft-model d.gguf --spec-draft-n-max 8"),
+    ),
+    "llama-spec-type-unknown": (
+        lambda: llama("--spec-type ngram"),
+        lambda: llama("--spec-type ngram-mod,ngram-simple"),
+    ),
+    "llama-single-slot": (lambda: llama("-np 1"), lambda: llama("--parallel 4")),
+    "llama-slot-context": (lambda: llama("-c 8192 -np 4"), lambda: llama("-c 8192 -np 4 --kv-unified")),
+    "llama-no-alias": (
+        lambda: ctx("llama-server -m /m/x.Q4_1.gguf --metrics"),
+        lambda: llama(""),
+    ),
+    "llama-no-metrics": (
+        lambda: ctx("llama-server -m /m/x.Q4_1.gguf -a x"),
+        lambda: llama(""),
+    ),
+    "llama-quantized-v-cache": (lambda: llama("-ctv q8_0 -fa off"), lambda: llama("-ctv q8_0 -fa auto")),
+    "llama-exposed-without-api-key": (
+        lambda: llama("--host 0.0.0.0"),
+        lambda: ctx("LLAMA_API_KEY=k llama-server -m /m/x.Q4_1.gguf -a x --metrics --host 0.0.0.0"),
+    ),
+    "llama-api-key-on-command-line": (
+        lambda: llama("--api-key s3cret"),
+        lambda: ctx("LLAMA_API_KEY=s3cret llama-server -m /m/x.Q4_1.gguf -a x --metrics"),
+    ),
 }
+
+
+def llama(args: str) -> LintContext:
+    return ctx(f"llama-server -m /m/x.Q4_1.gguf -a x --metrics {args}")
+
+
+def test_rules_read_only_their_own_engines_flags() -> None:
+    # vLLM's rules do not judge llama-server's flags, nor the reverse: --api-key on a llama-server
+    # line is the llama rule's finding only, and -np 1 on a vLLM line is nothing.
+    found = ids(llama("--api-key s3cret --host 0.0.0.0"))
+    assert "llama-api-key-on-command-line" in found and "api-key-on-command-line" not in found
+    assert "exposed-without-api-key" not in found
+    assert not {i for i in ids(serve(f"{SMOLLM2} -np 1")) if i.startswith("llama-")}
 
 
 def ids(c: LintContext) -> set[str]:

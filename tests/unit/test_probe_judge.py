@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from dyno.client.records import RequestRecord
 from dyno.metrics.vllm import SpecDecodeDelta
-from dyno.probe.judge import (
+from dyno.probe.identity import (
+    OVERFLOW,
     CanaryPair,
-    degenerate,
     identity_headers,
+    judge_identity,
+    overflow_prompt,
+)
+from dyno.probe.judge import (
+    degenerate,
     judge_chat,
     judge_exposure,
-    judge_identity,
     judge_reasoning,
     judge_spec,
     judge_streaming,
@@ -153,19 +158,176 @@ def test_streaming() -> None:
     assert judge_streaming(rec("x", tokens=24), None).status == "pass"
 
 
+# As vLLM 0.32 and LiteLLM 1.108.7 sent them here.
+OVERFLOWED = (
+    '{"object":"error","message":"This model\'s maximum context length is 2048 tokens. However, you '
+    "requested 3080 tokens (3072 in the messages, 8 in the completion). Please reduce the length of the "
+    'messages or completion.","type":"BadRequestError","param":null,"code":400}'
+)
+LITELLM_OVERFLOWED = (
+    '{"error":{"message":"litellm.ContextWindowExceededError: litellm.BadRequestError: '
+    "ContextWindowExceededError: Hosted_vllmException - This model's maximum context length is 2048 "
+    'tokens.","type":null,"param":null,"code":"400"}}'
+)
+LITELLM_UNKNOWN_MODEL = (
+    '{"error":{"message":"/chat/completions: Invalid model name passed in model=gemma4. Call `/v1/models` '
+    'to view available models for your key.","type":"invalid_request_error","param":null,"code":"400"}}'
+)
+
+
+def litellm_headers(group: str, fallbacks: int, api_base: str) -> dict[str, str]:
+    return {
+        "x-litellm-call-id": "848ca6d9-a834-4f7f-8593-7f79349ce1dd",
+        "x-litellm-model-id": "d79aff4d0b2f9901",
+        "x-litellm-model-name": "hosted_vllm/smollm2",
+        "x-litellm-model-api-base": api_base,
+        "x-litellm-response-duration-ms": "854.0",
+        "x-litellm-key-spend": "0.0",
+        "x-litellm-model-group": group,
+        "x-litellm-attempted-retries": "0",
+        "x-litellm-attempted-fallbacks": str(fallbacks),
+    }
+
+
+def pair(
+    name: str,
+    direct: RequestRecord,
+    routed: RequestRecord,
+    *,
+    engine: str = "m",
+    asked: str = "m",
+    headers: dict[str, str] | None = None,
+) -> CanaryPair:
+    """A canary as the runner records it: each side carries the model name it was sent with."""
+    return CanaryPair(
+        name,
+        replace(direct, params={"model": engine}),
+        replace(routed, params={"model": asked}, response_headers=headers or {}),
+    )
+
+
 def test_identity() -> None:
-    same = [CanaryPair("a", rec("Rome"), rec("Rome")), CanaryPair("b", rec("1 2 3"), rec("1 2 3"))]
-    assert judge_identity(same, {}, {}).status == "pass"
+    same = [pair("a", rec("Rome"), rec("Rome")), pair("b", rec("1 2 3"), rec("1 2 3"))]
+    assert judge_identity(same).status == "pass"
     # A router that falls back after a 400 and reports the requested model name:
     fell_back = [
         *same,
-        CanaryPair("tools-auto", rec(status=400, kind="http_4xx", error=NO_TOOLS), rec("Paris is sunny")),
+        pair("tools-auto", rec(status=400, kind="http_4xx", error=NO_TOOLS), rec("Paris is sunny")),
     ]
-    r = judge_identity(fell_back, {}, {"x-fixture-router": "fallback"})
+    r = judge_identity(fell_back)
     assert r.status == "fail" and r.facts["diverged"] == ["tools-auto"]
     assert "reports the same model name" in r.evidence
-    other_model = [CanaryPair("a", rec("Rome", model="m"), rec("Rome", model="other"))]
-    assert judge_identity(other_model, {}, {}).status == "warn"
+    assert "tools-auto: the engine refused it (HTTP 400" in r.evidence
+    assert "--enable-auto-tool-choice" in r.fix
+    other_model = [pair("a", rec("Rome", model="m"), rec("Rome", model="other"))]
+    assert judge_identity(other_model).status == "warn"
+    # Both refusing is the router passing the refusal on, in its own words or not.
+    passed_on = [
+        *same,
+        pair(
+            OVERFLOW,
+            rec(status=400, kind="http_4xx", error=OVERFLOWED),
+            rec(status=400, kind="http_4xx", error=LITELLM_OVERFLOWED),
+        ),
+    ]
+    assert judge_identity(passed_on).status == "pass"
+
+
+def test_identity_through_an_alias() -> None:
+    def alias(routed_model: str) -> list[CanaryPair]:
+        return [
+            pair(n, rec(t, model="smollm2"), rec(t, model=routed_model), engine="smollm2", asked="gemma4")
+            for n, t in (("capital", "Rome"), ("count", "one, two"))
+        ]
+
+    r = judge_identity(alias("gemma4"), 2048)
+    assert r.status == "pass", r.evidence
+    assert "direct as 'smollm2', through the router as 'gemma4'" in r.evidence
+    assert r.facts["direct_model"] == "smollm2" and r.facts["via_model"] == "gemma4"
+    # The provider-prefixed deployment name is the same model; a third name is not.
+    assert judge_identity(alias("hosted_vllm/smollm2")).status == "pass"
+    odd = judge_identity(alias("backup"))
+    assert odd.status == "warn" and "['backup']" in odd.evidence
+    # No overflow canary: the evidence says why.
+    assert "context is unknown" in judge_identity(alias("gemma4")).evidence
+    assert "131072 tokens, is over 32768" in judge_identity(alias("gemma4"), 131072).evidence
+    # A router that does not know the alias refuses what the engine answers: a fail that says how to fix it.
+    unknown = [
+        pair(
+            "capital",
+            rec("Rome"),
+            rec(status=400, kind="http_4xx", error=LITELLM_UNKNOWN_MODEL),
+            asked="gemma4",
+        )
+    ]
+    r = judge_identity(unknown)
+    assert r.status == "fail" and r.facts["router_refused"] == ["capital"]
+    assert "Invalid model name passed in model=gemma4" in r.evidence and "--via-model" in r.fix
+
+
+def test_identity_context_overflow_answered_by_the_router_is_a_fallback() -> None:
+    same = [
+        pair(
+            "capital",
+            rec("Rome", model="smollm2"),
+            rec("Rome", model="gemma4"),
+            engine="smollm2",
+            asked="gemma4",
+        )
+    ]
+    refused = rec(status=400, kind="http_4xx", error=OVERFLOWED)
+    answered = rec(" tok0 tok1 tok2", model="backup")
+    r = judge_identity([*same, pair(OVERFLOW, refused, answered, engine="smollm2", asked="gemma4")], 2048)
+    assert r.status == "fail"
+    assert r.facts["fell_back"] == [OVERFLOW] and r.facts["diverged"] == [OVERFLOW]
+    assert (
+        "context-overflow: the engine refused it (HTTP 400: This model's maximum context length is 2048"
+        in r.evidence
+    )
+    assert "answered 200" in r.evidence and "'backup'" in r.evidence
+    assert "context_window_fallbacks" in r.fix
+    # The engine answering 400 and the router 400 too is a pass (it passed the refusal on).
+    routed_400 = rec(status=400, kind="http_4xx", error=LITELLM_OVERFLOWED)
+    ok = judge_identity([*same, pair(OVERFLOW, refused, routed_400, engine="smollm2", asked="gemma4")], 2048)
+    assert ok.status == "pass", ok.evidence
+
+
+def test_identity_reads_litellms_fallback_headers() -> None:
+    engine_base, backup_base = "http://127.0.0.1:8000/v1", "http://127.0.0.1:9000/v1"
+    direct = rec("Rome", model="smollm2")
+
+    def via(headers: dict[str, str], text: str = "Rome") -> list[CanaryPair]:
+        return [
+            pair(
+                "capital",
+                direct,
+                rec(text, model="gemma4"),
+                engine="smollm2",
+                asked="gemma4",
+                headers=headers,
+            )
+        ]
+
+    assert judge_identity(via(litellm_headers("gemma4", 0, engine_base))).status == "pass"
+    # The same answer from another deployment after a fallback: the headers are the only witness.
+    r = judge_identity(via(litellm_headers("backup", 1, backup_base)))
+    assert r.status == "warn" and r.facts["headers_only"] == ["capital"]
+    assert "x-litellm-attempted-fallbacks: 1" in r.evidence and "model group 'backup'" in r.evidence
+    assert backup_base in r.evidence
+    # A different answer, and the headers say why.
+    r = judge_identity(via(litellm_headers("backup", 1, backup_base), text=" tok0 tok1"))
+    assert r.status == "fail" and "the router's headers say x-litellm-attempted-fallbacks: 1" in r.evidence
+    assert r.facts["routed_headers"]["capital"]["x-litellm-model-group"] == "backup"
+
+
+def test_overflow_prompt_is_over_the_context_and_no_bigger_than_it_needs() -> None:
+    assert overflow_prompt(None) is None
+    assert overflow_prompt(131072) is None  # a fallback model would prefill all of it
+    for context in (2048, 8192):
+        words = (overflow_prompt(context) or "").split()
+        # one token at least per word in any tokenizer; 1.5x leaves room for a chat template
+        assert len(words) >= 1.5 * context
+        assert len(" ".join(words)) <= 4 * context
 
 
 def test_exposure() -> None:
@@ -188,3 +350,12 @@ def test_identity_headers_never_keep_credentials() -> None:
         }
     )
     assert h == {"x-litellm-model-id": "abc", "server": "uvicorn"}
+    # Who answered, yes; LiteLLM's per-request bookkeeping (cost, spend, timings, ids), no.
+    assert identity_headers(litellm_headers("gemma4", 0, "http://127.0.0.1:8000/v1")) == {
+        "x-litellm-model-id": "d79aff4d0b2f9901",
+        "x-litellm-model-name": "hosted_vllm/smollm2",
+        "x-litellm-model-api-base": "http://127.0.0.1:8000/v1",
+        "x-litellm-model-group": "gemma4",
+        "x-litellm-attempted-retries": "0",
+        "x-litellm-attempted-fallbacks": "0",
+    }

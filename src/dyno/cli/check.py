@@ -19,6 +19,12 @@ def register(app: typer.Typer) -> None:
         ),
         model: str = typer.Option(None, "--model", help="Served model name (default: the only one)."),
         via: str = typer.Option(None, "--via", help="A router in front of URL: is it the same model?"),
+        via_model: str = typer.Option(
+            None, "--via-model", help="The router's name for the model (default: the engine's)."
+        ),
+        via_api_key_env: str = typer.Option(
+            None, "--via-api-key-env", help="Env var holding the router's API key (none sent without it)."
+        ),
         expect_tools: bool = typer.Option(False, "--expect-tools", help="Invalid tool calls fail, not warn."),
         expect_reasoning: bool = typer.Option(False, "--expect-reasoning", help="No reasoning field fails."),
         expect_spec: bool = typer.Option(False, "--expect-spec", help="Speculation off fails."),
@@ -32,7 +38,17 @@ def register(app: typer.Typer) -> None:
         a check asks for is an answer, not a failure); 1 otherwise; 2 bad input; 128+N signal N.
         """
         s = settings()
-        opts = CheckOptions(url, model, via, expect_tools, expect_reasoning, expect_spec, api_key_env)
+        opts = CheckOptions(
+            url=url,
+            model=model,
+            via=via,
+            via_model=via_model,
+            via_api_key_env=via_api_key_env,
+            expect_tools=expect_tools,
+            expect_reasoning=expect_reasoning,
+            expect_spec=expect_spec,
+            api_key_env=api_key_env,
+        )
         with Store(s.db_path) as store:
             with stored_on_interrupt(store), console.status("checking ...") as status:
                 rep = run_check(s, store, opts, step=lambda m: status.update(f"checking {escape(m)} ..."))

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from dyno.cli._common import console, fmt_duration, settings
 from dyno.engine import supervisor
+from dyno.recipe import engine_name
 
 
 def register(app: typer.Typer) -> None:
@@ -56,11 +57,13 @@ def register(app: typer.Typer) -> None:
         t.add_row("url", s.url)
         t.add_row("pid", str(s.pid))
         t.add_row("uptime", fmt_duration(st.uptime_s))
-        t.add_row("engine", f"vLLM {s.engine_version or '?'}")
+        t.add_row("engine", f"{engine_name(s.engine)} {s.engine_version or '?'}")
         t.add_row("model", s.served_name)
         kv = s.facts.get("kv_cache_tokens")
         if kv:
             t.add_row("KV cache", f"{kv:,} tokens")
+        if s.facts.get("n_slots"):
+            t.add_row("slots", f"{s.facts['n_slots']} × {s.facts.get('n_ctx_slot', '?')} tokens of context")
         t.add_row("log", s.log_path)
         console.print(t)
         if not st.alive:

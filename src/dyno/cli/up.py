@@ -1,12 +1,16 @@
-"""`dyno up [PROFILE] [-- VLLM FLAGS...]`: start an engine profile and wait until it serves."""
+"""`dyno up [PROFILE] [-- ENGINE FLAGS...]`: start an engine profile and wait until it serves."""
 
 from __future__ import annotations
+
+import os
 
 import typer
 
 from dyno.cli._common import console, exits_on_signal, fmt_duration, settings, startup_progress
 from dyno.engine import profiles, supervisor
+from dyno.engine.llamacpp import ENV_BINARY
 from dyno.engine.target import launch_profile
+from dyno.recipe import engine_name
 
 
 def split_profile_and_flags(args: list[str]) -> tuple[str, tuple[str, ...]]:
@@ -21,8 +25,8 @@ def register(app: typer.Typer) -> None:
     def up(
         args: list[str] = typer.Argument(
             None,
-            metavar="[PROFILE] [-- VLLM_FLAGS...]",
-            help="Profile name (default: smollm2); extra vLLM flags after --.",
+            metavar="[PROFILE] [-- ENGINE_FLAGS...]",
+            help="Profile name (default: smollm2); extra engine flags after --.",
         ),
         port: int = typer.Option(None, "--port", min=1, max=65535, help="Port (default: a free one)."),
         host: str = typer.Option(
@@ -40,9 +44,16 @@ def register(app: typer.Typer) -> None:
             min=1,
             help="Seconds to wait for readiness.",
         ),
+        llama_server: str = typer.Option(
+            None,
+            "--llama-server",
+            help=f"Your own llama-server binary for llama.cpp profiles (or set {ENV_BINARY}).",
+        ),
     ) -> None:
         """Start an engine profile (fetching its model if needed) and wait until it serves."""
         name, extra = split_profile_and_flags(args or [])
+        if llama_server:
+            os.environ[ENV_BINARY] = llama_server  # where the supervisor looks for it
         stopped = "the engine was stopped before it served; nothing is left running"
         with exits_on_signal(stopped), startup_progress(f"the engine ({name})") as progress:
             state, took = launch_profile(
@@ -58,6 +69,7 @@ def register(app: typer.Typer) -> None:
             )
         console.print(
             f"[green]up[/] {name} at [bold]{state.url}[/] (model {state.served_name}, "
-            f"pid {state.pid}, vLLM {state.engine_version or '?'}, ready in {fmt_duration(took)})"
+            f"pid {state.pid}, {engine_name(state.engine)} {state.engine_version or '?'}, "
+            f"ready in {fmt_duration(took)})"
         )
         console.print(f"log: {state.log_path}", style="dim")

@@ -21,6 +21,7 @@ class ServedModel:
     id: str
     max_model_len: int | None
     root: str | None
+    quant: str | None = None  # the weight format the server says it loaded (llama-server: meta.ftype)
 
 
 class Endpoint:
@@ -47,10 +48,10 @@ class Endpoint:
     def close(self) -> None:
         self._http.close()
 
-    def healthy(self) -> bool:
-        """True when /health answers 200; False on any error (the server may be starting)."""
+    def healthy(self, path: str = "/health") -> bool:
+        """True when `path` answers 200; False on any error (the server may be starting)."""
         try:
-            return self._http.get("/health").status_code == 200
+            return self._http.get(path).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -78,16 +79,54 @@ class Endpoint:
         out = []
         for m in data.get("data", []) if isinstance(data, dict) else []:
             if isinstance(m, dict) and "id" in m:
-                out.append(ServedModel(str(m["id"]), m.get("max_model_len"), m.get("root")))
+                # llama-server says its per-slot context in meta.n_ctx; vLLM in max_model_len.
+                meta = m.get("meta") if isinstance(m.get("meta"), dict) else None
+                ctx = m.get("max_model_len") or (meta.get("n_ctx") if meta else None)
+                ftype = meta.get("ftype") if meta else None
+                out.append(
+                    ServedModel(
+                        str(m["id"]),
+                        ctx if isinstance(ctx, int) else None,
+                        m.get("root"),
+                        str(ftype).lower() if ftype else None,
+                    )
+                )
         return out
 
-    def version(self) -> str | None:
-        """vLLM's /version; None for servers that do not have it."""
+    def json_or_none(self, path: str) -> Any:
+        """The JSON a GET of `path` answers; None when it does not answer 200 with JSON."""
         try:
-            data = self._get_json("/version")
+            return self._get_json(path)
         except EndpointError:
             return None
-        return str(data.get("version")) if isinstance(data, dict) and "version" in data else None
+
+    def post_json_or_none(self, path: str, body: dict[str, Any]) -> Any:
+        """The JSON a POST of `body` to `path` answers; None when it does not answer 200 with JSON."""
+        try:
+            r = self._http.post(path, json=body)
+            return r.json() if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def identify(self) -> tuple[str | None, str | None]:
+        """(engine, version) from the routes only one engine has; (None, None) when none answers.
+
+        vLLM: /version. llama-server: /props with build_info ("b<N>-<commit>"). Ollama: /api/version.
+        """
+        data = self.json_or_none("/version")
+        if isinstance(data, dict) and "version" in data:
+            return "vllm", str(data["version"])
+        props = self.json_or_none("/props")
+        if isinstance(props, dict) and "build_info" in props:
+            return "llama.cpp", str(props["build_info"])
+        data = self.json_or_none("/api/version")
+        if isinstance(data, dict) and "version" in data:
+            return "ollama", str(data["version"])
+        return None, None
+
+    def version(self) -> str | None:
+        """The engine's version, whichever engine it is; None for servers that do not say."""
+        return self.identify()[1]
 
     def tokenize(
         self, model: str, *, prompt: str | None = None, messages: list[dict[str, Any]] | None = None

@@ -75,6 +75,8 @@ def lint_launch(
 ) -> LintOutcome:
     parsed = read_target(args)
     folder = read_model_folder(model_dir) if model_dir else None
+    # vLLM's parser judges vLLM flags only; llama-server's are checked by the rules that know them.
+    engine_check = engine_check and parsed.recipe.engine == "vllm"
     check = check_with_vllm(parsed.recipe) if engine_check else None
     ctx = build_context(
         parsed.recipe,

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dyno.engine.models import LOCAL_MODELS, fetch
+from dyno.engine.models import LOCAL_MODELS, fetch, gguf_file
 from dyno.errors import UsageError
 from dyno.recipe import Recipe, recipe_to_toml
 from dyno.recipe.load import recipe_file_from_toml
@@ -61,6 +61,7 @@ class Profile:
     env: tuple[tuple[str, str], ...]
     description: str
     source: str  # "built-in" or the TOML path
+    engine: str = "vllm"  # one of recipe.ENGINES
 
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,6 +74,13 @@ TOOL_FLAGS = (
     "--chat-template",
     str(TEMPLATES / "chatml-hermes-tools.jinja"),
 )
+
+# llama-server on CPU, for the packaged GGUF as it ships (Q4_1, no conversion):
+# -c 8192 -np 4: four slots (four requests decode together; one slot would serialise them),
+#   each with 2048 tokens of the 8192-token cache: the same per-request context as the vLLM profile;
+# --metrics: llama-server has no /metrics without it, and dyno cross-checks tokens against it;
+# --no-ui: a benchmark target does not need the bundled web app.
+LLAMA_CPU_FLAGS = ("-c", "8192", "-np", "4", "--metrics", "--no-ui")
 
 BUILTIN: dict[str, Profile] = {
     "smollm2": Profile(
@@ -102,6 +110,16 @@ BUILTIN: dict[str, Profile] = {
         "embedded: Gemma 3 270M BASE (no chat template) on vLLM CPU",
         "built-in",
     ),
+    "smollm2-llama": Profile(
+        "smollm2-llama",
+        "smollm2-135m-instruct",
+        "smollm2-135m-instruct",
+        LLAMA_CPU_FLAGS,
+        PRIVATE_ENV,
+        "embedded: SmolLM2-135M-Instruct, the packaged Q4_1 GGUF as is, on llama.cpp's llama-server",
+        "built-in",
+        engine="llama.cpp",
+    ),
 }
 
 
@@ -129,7 +147,9 @@ def load_profile(settings: Settings, name: str) -> Profile:
             raise UsageError(f"cannot read profile {path}: {e}") from e
         local = pf.model in LOCAL_MODELS or pf.model.startswith(("/", "./", "../", "~"))
         env = tuple((dict(OFFLINE_ENV if local else PRIVATE_ENV) | pf.env).items())
-        return Profile(name, pf.model, pf.served_name, tuple(pf.flags), env, pf.description, str(path))
+        return Profile(
+            name, pf.model, pf.served_name, tuple(pf.flags), env, pf.description, str(path), pf.engine
+        )
     if name in BUILTIN:
         return BUILTIN[name]
     known = ", ".join(sorted(set(BUILTIN) | set(user)))
@@ -145,7 +165,11 @@ def write_profile(settings: Settings, name: str, profile: Profile) -> Path:
     settings.profiles_dir.mkdir(parents=True, exist_ok=True)
     path = settings.profiles_dir / f"{name}.toml"
     recipe = Recipe(
-        model=profile.model, served_name=profile.served_name, flags=profile.flags, env=profile.env
+        model=profile.model,
+        served_name=profile.served_name,
+        engine=profile.engine,
+        flags=profile.flags,
+        env=profile.env,
     )
     path.write_text(recipe_to_toml(recipe, profile.description))
     return path
@@ -159,15 +183,20 @@ def to_recipe(
     host: str = "127.0.0.1",
     api_key_env: str | None = None,
 ) -> Recipe:
-    """The recipe for a profile; fetches (converts) the local model when it is one and missing."""
+    """The recipe for a profile; fetches (converts) the local model when it is one and missing.
+
+    llama-server reads the packaged GGUF itself: nothing to convert, only its checksum to check.
+    """
     model = profile.model
     served = profile.served_name
     if model in LOCAL_MODELS:
-        model = str(fetch(settings, model).path)
+        local = gguf_file(settings, model) if profile.engine == "llama.cpp" else fetch(settings, model).path
+        model = str(local)
         served = served or profile.model
     recipe = Recipe(
         model=model,
         served_name=served,
+        engine=profile.engine,
         flags=profile.flags,
         env=profile.env,
         host=host,

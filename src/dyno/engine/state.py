@@ -39,6 +39,10 @@ class EngineState(BaseModel):
     facts: dict[str, Any] = {}
 
     @property
+    def engine(self) -> str:
+        return str(self.recipe.get("engine") or "vllm")
+
+    @property
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"

@@ -1,6 +1,6 @@
 """Start, watch and stop one engine process group.
 
-The engine runs as `vllm serve` in its own session (so its own process group,
+The engine runs as `vllm serve` (or llama.cpp's `llama-server`) in its own session (so its own process group,
 which also keeps a terminal's Ctrl-C away from it once `dyno up` has
 returned). Stopping always targets the whole group: vLLM forks an engine core
 and workers, and killing only the API server would orphan them.
@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 
 from dyno.client.endpoint import Endpoint
-from dyno.engine import logscan, runtime
+from dyno.engine import llamacpp, logscan, runtime
 from dyno.engine.state import (
     EngineState,
     Liveness,
@@ -142,33 +142,40 @@ def _rotate(log: Path) -> None:
         log.replace(log.with_suffix(log.suffix + ".1"))
 
 
+# Where each engine reads its API key from the environment, as it reads `--api-key`.
+API_KEY_ENV = {"vllm": "VLLM_API_KEY", "llama.cpp": "LLAMA_API_KEY"}
+
+
 def _engine_env(
     settings: Settings, recipe: Recipe, argv: list[str], profile: str
 ) -> tuple[list[str], dict[str, str]]:
     """The engine's argv and environment. A key given on the command line (`--api-key X`) moves to
-    VLLM_API_KEY, which vLLM reads the same way: on argv it would show in `ps` to every user.
+    VLLM_API_KEY (LLAMA_API_KEY), which the engine reads the same way: on argv it would show in
+    `ps` to every user.
 
     Each profile keeps its own compile cache (VLLM_CACHE_ROOT): vLLM keys its cache on the
     launch flags, so two profiles sharing one folder would evict each other's, and a
     `dyno switch` back to a profile would compile again."""
     env = dict(os.environ)
-    env.setdefault("VLLM_CACHE_ROOT", str(settings.cache_dir / "vllm" / profile))
+    if recipe.engine == "vllm":
+        env.setdefault("VLLM_CACHE_ROOT", str(settings.cache_dir / "vllm" / profile))
     env.update(recipe.env_dict)
+    key_var = API_KEY_ENV[recipe.engine]
     if recipe.api_key_env:
         key = os.environ.get(recipe.api_key_env)
         if not key:
             raise EngineError(f"--api-key-env {recipe.api_key_env}: that variable is not set")
-        env["VLLM_API_KEY"] = key
+        env[key_var] = key
     out: list[str] = []
     i = 0
     while i < len(argv):
         tok = argv[i]
-        if recipe.engine == "vllm" and tok == "--api-key" and i + 1 < len(argv):
-            env["VLLM_API_KEY"] = argv[i + 1]
+        if tok == "--api-key" and i + 1 < len(argv):
+            env[key_var] = argv[i + 1]
             i += 2
             continue
-        if recipe.engine == "vllm" and tok.startswith("--api-key="):
-            env["VLLM_API_KEY"] = tok.split("=", 1)[1]
+        if tok.startswith("--api-key="):
+            env[key_var] = tok.split("=", 1)[1]
             i += 1
             continue
         out.append(tok)
@@ -182,8 +189,9 @@ def api_key_for(recipe: Recipe) -> str | None:
         return os.environ.get(recipe.api_key_env)
     value = recipe.flag("--api-key")
     if isinstance(value, str):
-        return value
-    return recipe.env_dict.get("VLLM_API_KEY")
+        return value.split(",")[0] if recipe.engine == "llama.cpp" else value
+    key = recipe.env_dict.get(API_KEY_ENV[recipe.engine])
+    return key.split(",")[0] if key and recipe.engine == "llama.cpp" else key
 
 
 def start(
@@ -211,11 +219,10 @@ def start(
         port = free_port(recipe.host)
     else:
         check_port_free(recipe.host, port)
-    exe = runtime.preflight() if recipe.engine == "vllm" else None
+    exe = runtime.preflight() if recipe.engine == "vllm" else llamacpp.find_llama_server()
     recipe = recipe.with_port(port)
     argv = to_argv(recipe)
-    if exe is not None:
-        argv[0] = str(exe)
+    argv[0] = str(exe)
     argv, env = _engine_env(settings, recipe, argv, profile)
     log_path = settings.logs_dir / f"{profile}.log"
     _rotate(log_path)
@@ -256,7 +263,7 @@ def start(
         raise
     try:
         api_key = api_key_for(recipe)
-        _wait_ready(proc, state, log_path, ready_timeout_s, on_progress, api_key)
+        _wait_ready(proc, state, log_path, ready_timeout_s, on_progress, api_key, recipe.engine)
     except BaseException:
         # Ctrl-C, timeout or a crash: take the whole group down, forget it.
         stop_group(proc.pid, DEFAULT_GRACE_S)
@@ -265,14 +272,15 @@ def start(
         raise
     with Endpoint(state.url, api_key=api_key) as ep:
         version = ep.version()
-    facts = logscan.scan(log_path.read_text(errors="replace").splitlines())
+    lines = log_path.read_text(errors="replace").splitlines()
+    if recipe.engine == "llama.cpp":
+        facts: dict[str, object] = llamacpp.scan(lines)
+        version = version or llamacpp.binary_version(exe)
+    else:
+        scanned = logscan.scan(lines)
+        facts, version = scanned.as_dict(), version or scanned.engine_version
     state = state.model_copy(
-        update={
-            "phase": "ready",
-            "ready_at": time.time(),
-            "engine_version": version or facts.engine_version,
-            "facts": facts.as_dict(),
-        }
+        update={"phase": "ready", "ready_at": time.time(), "engine_version": version, "facts": facts}
     )
     write_state(settings, state)
     return state
@@ -285,6 +293,7 @@ def _wait_ready(
     timeout_s: float,
     on_progress: ProgressFn | None,
     api_key: str | None,
+    engine: str,
 ) -> None:
     t0 = time.monotonic()
     with Endpoint(state.url, api_key=api_key) as ep:
@@ -294,7 +303,7 @@ def _wait_ready(
                 # The root cause can sit 100+ lines above the end, under
                 # the tracebacks of every process that shut down after it.
                 tail = log_tail(log_path, 300)
-                cause = logscan.diagnose(tail)
+                cause = (llamacpp.diagnose(tail) if engine == "llama.cpp" else None) or logscan.diagnose(tail)
                 raise EngineStartError(
                     f"engine exited during start-up (exit code {rc}): {cause}\n"
                     f"last lines of {log_path}:\n" + "\n".join(tail[-15:]),

@@ -31,6 +31,7 @@ from dyno import provenance
 from dyno.catalog import find_model, get_hardware
 from dyno.client import Endpoint, ServedModel
 from dyno.engine import profiles, supervisor
+from dyno.engine.models import LOCAL_MODELS
 from dyno.engine.models.local import read_marker
 from dyno.engine.state import EngineState, liveness, read_state
 from dyno.errors import EndpointError, EngineStartError, UsageError
@@ -176,10 +177,11 @@ class Target:
         recipe = self.state.recipe if self.state else None
         root = self.served_model.root if self.served_model else None
         folder = _local_folder(root) or _local_folder(recipe.get("model") if recipe else None)
+        loaded = self.served_model.quant if self.served_model else None
         return {
             "model": self.model,
             "model_revision": _revision(folder, recipe),
-            "quant": _quant(folder, recipe),
+            "quant": loaded or _quant(folder, recipe),
             "engine": self.engine,
             "engine_version": self.engine_version,
             "flags": list(recipe.get("flags", [])) if recipe else None,
@@ -216,6 +218,10 @@ def _revision(folder: Path | None, recipe: dict[str, Any] | None) -> str | None:
         marker = read_marker(folder)
         if marker is not None:
             return f"{marker.source_package}=={marker.source_package_version} gguf:{marker.gguf_sha256[:12]}"
+    local = LOCAL_MODELS.get(str((recipe or {}).get("served_name")))
+    if local is not None and str((recipe or {}).get("model", "")).endswith(".gguf"):
+        # an embedded model served from its own GGUF, whose sha256 was checked before the start
+        return f"{local.package}=={local.package_version} gguf:{local.gguf_sha256[:12]}"
     flags = (recipe or {}).get("flags") or []
     for i, tok in enumerate(flags):
         if tok == "--revision" and i + 1 < len(flags):
@@ -278,7 +284,7 @@ def is_this_machine(host: str) -> bool:
 
 
 def ceiling_for(
-    settings: Settings, hardware: str | None, url: str, model: str | None
+    settings: Settings, hardware: str | None, url: str, model: str | None, quant: str | None = None
 ) -> CeilingInputs | None:
     """Roofline inputs when both the model and the hardware are known.
 
@@ -293,7 +299,7 @@ def ceiling_for(
         if not is_this_machine(urlsplit(url).hostname or "") or provenance.hardware().get("gpus"):
             return None
         hw_id = "cpu"
-    return ceiling_inputs(get_hardware(hw_id, cpu_cache=settings.cache_dir), model)
+    return ceiling_inputs(get_hardware(hw_id, cpu_cache=settings.cache_dir), model, quant)
 
 
 def _pick_model(spec: TargetSpec, url: str, served: list[ServedModel]) -> tuple[str | None, str | None]:
@@ -326,6 +332,7 @@ def probe(
     """
     what = f"the {spec.role} side ({spec.ref})" if spec.role else url
     served: list[ServedModel] = []
+    engine: str | None = None
     version: str | None = None
     with Endpoint(url, api_key=api_key) as ep:
         try:
@@ -336,22 +343,23 @@ def probe(
             return Target(
                 spec, url, api_key, None, (), None, None, state, launched_here, ready_s, None, str(e)
             )
-        version = ep.version()
+        engine, version = ep.identify()
     model, problem = _pick_model(spec, url, served)
     if problem and strict:
         raise UsageError(problem)
+    quant = next((m.quant for m in served if m.id == model), None)
     return Target(
         spec,
         url,
         api_key,
         model,
         tuple(served),
-        "vllm" if version else None,
+        engine,
         version,
         state,
         launched_here,
         ready_s,
-        ceiling_for(settings, spec.hardware, url, model),
+        ceiling_for(settings, spec.hardware, url, model, quant),
         problem,
     )
 

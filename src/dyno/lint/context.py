@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ _VLLM_QUANT = {
     "auto_gptq": "gptq-int4",
     "gguf": "q4_k_m",
 }
+
+
+_GGUF_CATALOG = ("q4_k_m", "q4_1", "bf16")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -87,7 +91,11 @@ def _quant_from_name(name: str) -> str | None:
         if needle in n:
             return qid
     if n.endswith(".gguf") or "gguf" in n:
-        return "q4_k_m"
+        # GGUF files name their type (`...Q4_1.gguf`); only the catalog's types are returned
+        m = re.search(r"(?<![a-z0-9])(q\d_k_[sml]|q\d_\d|q\d_k|iq\d_\w+?|bf16|f16)(?![a-z0-9])", n)
+        if m:
+            return m.group(1) if m.group(1) in _GGUF_CATALOG else None
+        return "q4_k_m" if not n.endswith(".gguf") else None
     return None
 
 

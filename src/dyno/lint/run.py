@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dyno.lint import rules_container, rules_hardware, rules_serving, rules_spec
+from dyno.lint import rules_container, rules_hardware, rules_llamacpp, rules_serving, rules_spec
 from dyno.lint.types import RULES, SEVERITY_ORDER, Finding, LintContext, Rule, rule
 
 # the rule modules register themselves on import
-_RULE_MODULES = (rules_serving, rules_spec, rules_hardware, rules_container)
+_RULE_MODULES = (rules_serving, rules_spec, rules_hardware, rules_container, rules_llamacpp)
 
 
 @rule("engine-rejects-args", "vLLM's own argument parser is the judge of its flags")
@@ -27,7 +27,7 @@ def rules() -> list[Rule]:
 
 
 def lint(ctx: LintContext) -> list[Finding]:
-    findings = [f for r in RULES.values() for f in r.fn(ctx)]
+    findings = [f for r in RULES.values() if ctx.recipe.engine in r.engines for f in r.fn(ctx)]
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.id))
 
 

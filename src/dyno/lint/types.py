@@ -178,16 +178,17 @@ class Rule:
     id: str
     why: str
     fn: RuleFn
+    engines: tuple[str, ...]  # the engines whose recipes it reads: flags differ from engine to engine
 
 
 RULES: dict[str, Rule] = {}
 
 
-def rule(rule_id: str, why: str) -> Callable[[RuleFn], RuleFn]:
+def rule(rule_id: str, why: str, *, engines: tuple[str, ...] = ("vllm",)) -> Callable[[RuleFn], RuleFn]:
     def register(fn: RuleFn) -> RuleFn:
         if rule_id in RULES:
             raise ValueError(f"duplicate lint rule id {rule_id!r}")
-        RULES[rule_id] = Rule(rule_id, why, fn)
+        RULES[rule_id] = Rule(rule_id, why, fn, engines)
         return fn
 
     return register

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from prometheus_client.parser import text_string_to_metric_families
 
 Labels = tuple[tuple[str, str], ...]
+# One counter under the names engines give it (vLLM's, then llama.cpp's): the first exported wins.
+Name = str | tuple[str, ...]
+
+
+def _names(name: Name) -> tuple[str, ...]:
+    return (name,) if isinstance(name, str) else name
 
 
 @dataclass(frozen=True)
@@ -21,26 +27,32 @@ class Scrape:
     samples: Mapping[tuple[str, Labels], float]
     error: str | None = None  # why the text could not be read as Prometheus exposition
 
-    def total(self, name: str, **match: str) -> float | None:
+    def total(self, name: Name, **match: str) -> float | None:
         """Sum of all samples called `name` whose labels include `match`; None if there are none."""
-        vals = [
-            v
-            for (n, labels), v in self.samples.items()
-            if n == name and all((k, want) in labels for k, want in match.items())
-        ]
-        return sum(vals) if vals else None
+        for one in _names(name):
+            vals = [
+                v
+                for (n, labels), v in self.samples.items()
+                if n == one and all((k, want) in labels for k, want in match.items())
+            ]
+            if vals:
+                return sum(vals)
+        return None
 
     def names(self) -> set[str]:
         return {n for n, _ in self.samples}
 
-    def by_label(self, name: str, label: str) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for (n, labels), v in self.samples.items():
-            if n == name:
-                key = dict(labels).get(label)
-                if key is not None:
-                    out[key] = out.get(key, 0.0) + v
-        return out
+    def by_label(self, name: Name, label: str) -> dict[str, float]:
+        for one in _names(name):
+            out: dict[str, float] = {}
+            for (n, labels), v in self.samples.items():
+                if n == one:
+                    key = dict(labels).get(label)
+                    if key is not None:
+                        out[key] = out.get(key, 0.0) + v
+            if out:
+                return out
+        return {}
 
 
 def parse(text: str, t_ns: int = 0) -> Scrape:
@@ -60,7 +72,7 @@ def parse(text: str, t_ns: int = 0) -> Scrape:
     return Scrape(t_ns, samples)
 
 
-def counter_delta(before: Scrape, after: Scrape, name: str, **match: str) -> float | None:
+def counter_delta(before: Scrape, after: Scrape, name: Name, **match: str) -> float | None:
     """after - before for a counter; None when the server does not export it."""
     a = after.total(name, **match)
     if a is None:

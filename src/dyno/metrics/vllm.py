@@ -1,6 +1,8 @@
-"""What vLLM's /metrics says between two scrapes: speculation, prefix cache, tokens, queueing.
+"""What an engine's /metrics says between two scrapes: speculation, prefix cache, tokens, queueing.
 
-Counter names as exported by vLLM 0.32 (v1/metrics/loggers.py, spec_decode/metrics.py).
+Counter names as exported by vLLM 0.32 (v1/metrics/loggers.py, spec_decode/metrics.py), each
+followed by llama-server's name for the same counter where it has one (`--metrics`;
+tools/server/server-context.cpp): its speculative counters reuse vLLM's suffixes.
 """
 
 from __future__ import annotations
@@ -9,14 +11,22 @@ from dataclasses import dataclass
 
 from dyno.metrics.prom import Scrape, counter_delta
 
-GENERATION_TOKENS = "vllm:generation_tokens_total"
+
+def _both(suffix: str) -> tuple[str, str]:
+    return f"vllm:{suffix}", f"llamacpp:{suffix}"
+
+
+GENERATION_TOKENS = ("vllm:generation_tokens_total", "llamacpp:tokens_predicted_total")
 PROMPT_TOKENS = "vllm:prompt_tokens_total"
-SPEC_DRAFTS = "vllm:spec_decode_num_drafts_total"
-SPEC_DRAFT_TOKENS = "vllm:spec_decode_num_draft_tokens_total"
-SPEC_ACCEPTED = "vllm:spec_decode_num_accepted_tokens_total"
-SPEC_ACCEPTED_PER_POS = "vllm:spec_decode_num_accepted_tokens_per_pos_total"
+SPEC_DRAFTS = _both("spec_decode_num_drafts_total")
+SPEC_DRAFT_TOKENS = _both("spec_decode_num_draft_tokens_total")
+SPEC_ACCEPTED = _both("spec_decode_num_accepted_tokens_total")
+SPEC_ACCEPTED_PER_POS = _both("spec_decode_num_accepted_tokens_per_pos_total")
 PREFIX_QUERIES = "vllm:prefix_cache_queries_total"
 PREFIX_HITS = "vllm:prefix_cache_hits_total"
+# llama-server counts the prompt tokens it computed and those it reused from a slot's cache apart.
+LLAMA_PROMPT_COMPUTED = "llamacpp:prompt_tokens_total"
+LLAMA_PROMPT_CACHED = "llamacpp:prompt_tokens_cached_total"
 QUEUE_SUM = "vllm:request_queue_time_seconds_sum"
 QUEUE_COUNT = "vllm:request_queue_time_seconds_count"
 
@@ -78,6 +88,10 @@ class PrefixCacheDelta:
 def prefix_cache_delta(before: Scrape, after: Scrape) -> PrefixCacheDelta | None:
     q = counter_delta(before, after, PREFIX_QUERIES)
     h = counter_delta(before, after, PREFIX_HITS)
+    if q is None or h is None:
+        computed = counter_delta(before, after, LLAMA_PROMPT_COMPUTED)
+        h = counter_delta(before, after, LLAMA_PROMPT_CACHED)
+        q = None if computed is None or h is None else computed + h
     return None if q is None or h is None else PrefixCacheDelta(q, h)
 
 

@@ -226,16 +226,18 @@ class CeilingInputs:
             return None
 
 
-def ceiling_inputs(hardware: Hardware, model_ref: str) -> CeilingInputs | None:
+def ceiling_inputs(hardware: Hardware, model_ref: str, quant: str | None = None) -> CeilingInputs | None:
     """Roofline inputs for a served model name or path; None when the catalog does not know the model.
 
-    The variant is the checkpoint's when its name says, else the model's first.
+    The variant is the one in `quant` when the server says which weights it loaded (llama-server
+    serves the GGUF as is), else the checkpoint's when its name says, else the model's first.
     """
     found = find_model(model_ref)
     if found is None:
         return None
     model, variant = found
-    variant = variant or (model.variants[0] if model.variants else None)
+    loaded = next((v for v in model.variants if quant and v.quant == quant), None)
+    variant = loaded or variant or (model.variants[0] if model.variants else None)
     if variant is None:
         return None
     return CeilingInputs(hardware.id, hardware.memory_bandwidth_gb_s, model.id, variant.quant)

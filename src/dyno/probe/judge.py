@@ -2,14 +2,14 @@
 
 Gathering (HTTP) lives in probe/runner.py; everything here is tested on
 recorded responses. Each check says pass / warn / fail / skipped, the
-evidence it saw, and the fix.
+evidence it saw, and the fix. The router identity check (`--via`) has its
+own module, probe/identity.py.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -289,74 +289,6 @@ def judge_streaming(r: RequestRecord, metrics_tokens: float | None) -> CheckResu
     )
 
 
-@dataclass(frozen=True)
-class CanaryPair:
-    name: str
-    direct: RequestRecord
-    routed: RequestRecord
-
-
-def _answer(r: RequestRecord) -> str:
-    if not r.ok:
-        return f"<{r.error_kind} {r.http_status or ''}>"
-    calls = ";".join(f"{c.get('name')}({c.get('arguments')})" for c in r.tool_calls)
-    return r.output_text + (f" [tools: {calls}]" if calls else "")
-
-
-def judge_identity(
-    pairs: list[CanaryPair], direct_headers: dict[str, str], routed_headers: dict[str, str]
-) -> CheckResult:
-    title = "served identity (via router)"
-    diverged = [p for p in pairs if _answer(p.direct) != _answer(p.routed)]
-    models = {
-        (p.direct.response_model, p.routed.response_model) for p in pairs if p.direct.ok and p.routed.ok
-    }
-    model_mismatch = [m for m in models if m[0] != m[1]]
-    header_diffs = {
-        k: (direct_headers.get(k), routed_headers.get(k))
-        for k in set(direct_headers) | set(routed_headers)
-        if direct_headers.get(k) != routed_headers.get(k)
-    }
-    facts = {
-        "diverged": [p.name for p in diverged],
-        "model_fields": sorted(models),
-        "header_diffs": header_diffs,
-    }
-    if diverged:
-        detail = "; ".join(
-            f"{p.name}: direct {_answer(p.direct)[:60]!r} vs router {_answer(p.routed)[:60]!r}"
-            for p in diverged
-        )
-        same_name = not model_mismatch
-        return CheckResult(
-            "identity",
-            title,
-            "fail",
-            f"{len(diverged)} of {len(pairs)} greedy canaries answered differently through the router"
-            + (" although the router reports the same model name" if same_name else "")
-            + f": {detail}",
-            "the router is serving (some) requests from another model, e.g. a fallback after a 4xx; "
-            "fix the endpoint (e.g. enable tool calling) or turn the router's fallback off",
-            facts,
-        )
-    if model_mismatch:
-        return CheckResult(
-            "identity",
-            title,
-            "warn",
-            f"same answers, but the model field differs: {model_mismatch}",
-            "",
-            facts,
-        )
-    return CheckResult(
-        "identity",
-        title,
-        "pass",
-        f"all {len(pairs)} greedy canaries answered identically direct and through the router",
-        facts=facts,
-    )
-
-
 def is_loopback(host: str) -> bool:
     if host in ("localhost",):
         return True
@@ -392,15 +324,3 @@ def judge_exposure(url_host: str, bound: list[str], auth_required: bool | None) 
         f"{where} without an API key: anyone who can reach it can use it",
         fix,
     )
-
-
-_SAFE_HEADER = re.compile(r"model|litellm|route|upstream|backend|served|server|via|deployment", re.I)
-
-
-def identity_headers(headers: dict[str, str]) -> dict[str, str]:
-    """The response headers that can say who answered (never auth headers)."""
-    return {
-        k.lower(): v
-        for k, v in headers.items()
-        if _SAFE_HEADER.search(k) and "key" not in k.lower() and "auth" not in k.lower()
-    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,21 +20,22 @@ from dyno.bench.scenario import scrape_into
 from dyno.bench.scenarios.features import suggest_tool_parser
 from dyno.bench.tally import Tally, run_status
 from dyno.client import ClientConfig, Endpoint, GenRequest, RequestRecord, StreamClient, loop
-from dyno.engine.target import Target, TargetSpec, is_this_machine, open_target
+from dyno.engine.target import Target, TargetSpec, is_this_machine, open_target, read_api_key
+from dyno.errors import UsageError
 from dyno.metrics import Scrape, counter_delta
 from dyno.metrics.vllm import GENERATION_TOKENS, spec_decode_delta
+from dyno.probe.identity import OVERFLOW, TOOLS_AUTO, CanaryPair, judge_identity, overflow_prompt
 from dyno.probe.judge import (
-    CanaryPair,
     CheckResult,
-    identity_headers,
     judge_chat,
     judge_exposure,
-    judge_identity,
     judge_reasoning,
     judge_spec,
     judge_streaming,
     judge_tools,
 )
+from dyno.probe.ollama import ollama_checks
+from dyno.recipe import engine_name
 from dyno.settings import Settings
 from dyno.store import CheckRow, RunSink
 from dyno.workloads.prompts import CODE_PROMPTS, TOOL_TASK, WEATHER_TOOL
@@ -57,6 +58,19 @@ class CheckOptions:
     expect_reasoning: bool = False
     expect_spec: bool = False
     api_key_env: str | None = None
+    via_model: str | None = None  # the router's name for the model (default: the engine's)
+    via_api_key_env: str | None = None  # the env var holding the router's key (never the engine's)
+
+
+@dataclass(frozen=True)
+class _Router:
+    """How `--via` is asked: the router's URL, its name for the model, its key; and the engine's
+    context (when /v1/models says it), which the context-overflow canary must exceed."""
+
+    url: str
+    model: str
+    api_key: str | None = field(repr=False)
+    max_model_len: int | None
 
 
 # A check's 4xx is an answer the check judges (tools not enabled, a base model without a chat
@@ -139,23 +153,48 @@ def _auth_required(url: str) -> bool | None:
 def run_check(
     settings: Settings, sink: RunSink, opts: CheckOptions, step: Callable[[str], None] = lambda _m: None
 ) -> CheckReport:
+    via_key = _via_key(opts)
     spec = TargetSpec(opts.url, opts.model, opts.api_key_env)
     with open_target(settings, spec, step=step, strict=False) as target:
-        return _check(sink, opts, target, step)
+        return _check(sink, opts, target, step, via_key)
 
 
-def _reachable(target: Target, healthy: bool) -> CheckResult:
-    health = "200" if healthy else "failing"
+def _via_key(opts: CheckOptions) -> str | None:
+    """The router's key, read before anything is started or sent."""
+    if not opts.via and (opts.via_model or opts.via_api_key_env):
+        raise UsageError("--via-model and --via-api-key-env describe a router: pass it with --via URL")
+    try:
+        return read_api_key(opts.via_api_key_env)
+    except UsageError:
+        raise UsageError(
+            f"--via-api-key-env {opts.via_api_key_env}: that environment variable is not set"
+        ) from None
+
+
+def _router(opts: CheckOptions, target: Target, via_key: str | None) -> _Router | None:
+    if not opts.via or target.model is None:
+        return None
+    served = target.served_model
+    return _Router(
+        opts.via.rstrip("/").removesuffix("/v1"),
+        opts.via_model or target.model,
+        via_key,
+        served.max_model_len if served else None,
+    )
+
+
+def _reachable(target: Target, healthy: bool, route: str = "/health") -> CheckResult:
+    health = f"{route} {'200' if healthy else 'failing'}"
     if target.model is None:
         fix = (
             "is the server up? (`dyno status`, `dyno logs`)"
             if not target.served
             else "pass --model with one of the served names"
         )
-        return CheckResult("reachable", "reachable", "fail", f"/health {health}; {target.problem}", fix)
+        return CheckResult("reachable", "reachable", "fail", f"{health}; {target.problem}", fix)
     m = target.served_model
     ev = (
-        f"/health {health}; /version {target.engine_version or 'absent'}; "
+        f"{health}; {engine_name(target.engine)} {target.engine_version or 'version absent'}; "
         f"/v1/models lists {target.model!r}, max_model_len {m.max_model_len if m else None}"
     )
     return CheckResult(
@@ -163,19 +202,29 @@ def _reachable(target: Target, healthy: bool) -> CheckResult:
         "reachable",
         "pass" if healthy else "warn",
         ev,
-        facts={"engine_version": target.engine_version, "max_model_len": m.max_model_len if m else None},
+        facts={
+            "engine": target.engine,
+            "engine_version": target.engine_version,
+            "max_model_len": m.max_model_len if m else None,
+        },
     )
 
 
-def _check(sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[str], None]) -> CheckReport:
+def _check(
+    sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[str], None], via_key: str | None
+) -> CheckReport:
     url, api_key = target.url, target.api_key
     with target.endpoint() as ep:
-        first = _reachable(target, ep.healthy())
+        # Ollama has no /health (404); its root answers 200 "Ollama is running".
+        health_route = "/" if target.engine == "ollama" else "/health"
+        first = _reachable(target, ep.healthy(health_route), health_route)
         run_id = sink.start_run(
             kind="check",
             prov=target.provenance(),
             method={
                 "via": opts.via,
+                "via_model": opts.via_model,
+                "via_api_key_env": opts.via_api_key_env,
                 "expect_tools": opts.expect_tools,
                 "expect_reasoning": opts.expect_reasoning,
                 "expect_spec": opts.expect_spec,
@@ -186,8 +235,22 @@ def _check(sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[st
         status, note = "partial", "stopped by an error"  # a crash or Ctrl-C keeps what was decided
         try:
             if target.model is not None:
+                router = _router(opts, target, via_key)
                 loop.run(
-                    _live_checks(sink, run_id, opts, url, api_key, ep, target.model, step, results, tally)
+                    _live_checks(
+                        sink,
+                        run_id,
+                        opts,
+                        url,
+                        api_key,
+                        ep,
+                        target.model,
+                        step,
+                        results,
+                        tally,
+                        router,
+                        engine=target.engine,
+                    )
                 )
             status, note = run_status(True, tally), tally.summary()
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
@@ -211,12 +274,16 @@ async def _live_checks(
     step: Callable[[str], None],
     out: list[CheckResult],
     tally: Tally,
+    router: _Router | None = None,
+    engine: str | None = None,
 ) -> None:
-    """Appends each verdict to `out` as soon as it is reached."""
+    """Appends each verdict to `out` as soon as it is reached. `router`: the router of `--via`."""
     # include_usage only (no vLLM extensions): check what a plain OpenAI client gets.
     cfg = ClientConfig(continuous_usage=False, read_timeout_s=120)
     async with StreamClient(url, api_key=api_key, config=cfg) as client:
         p = _Probe(sink, run_id, client, ep, model, tally)
+        if engine == "ollama":  # first: its cold-load check must see the model as the user left it
+            out.extend(await ollama_checks(p, step))
         step("chat")
         chat = judge_chat(await p.send(p.chat(CHAT_PROMPT, 32), "chat"))
         out.append(chat)
@@ -283,9 +350,9 @@ async def _live_checks(
         delta = counter_delta(before, after, GENERATION_TOKENS) if before and after else None
         out.append(judge_streaming(rec, delta))
 
-        if opts.via:
-            step(f"served identity through {opts.via}")
-            out.append(await _identity(p, opts.via.rstrip("/").removesuffix("/v1"), api_key, cfg))
+        if router is not None:
+            step(f"served identity through {router.url}")
+            out.append(await _identity(p, router, cfg))
 
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -294,17 +361,17 @@ async def _live_checks(
     out.append(judge_exposure(host, bound, await asyncio.to_thread(_auth_required, url)))
 
 
-async def _identity(p: _Probe, via: str, api_key: str | None, cfg: ClientConfig) -> CheckResult:
+async def _identity(p: _Probe, router: _Router, cfg: ClientConfig) -> CheckResult:
     pairs = []
-    async with StreamClient(via, api_key=api_key, config=cfg) as routed:
+    async with StreamClient(router.url, api_key=router.api_key, config=cfg) as routed:
         reqs = [(name, p.chat(text, n)) for name, text, n in CANARIES]
-        # The trap this check exists for: a 4xx (here: tools not enabled) that a
-        # router answers from another model instead of passing it on.
-        reqs.append(("tools-auto", p.chat(TOOL_TASK, 48, tools=(WEATHER_TOOL,), tool_choice="auto")))
+        # The trap this check exists for: a 4xx that a router answers from another model instead
+        # of passing it on. Here: tools not enabled, and a prompt over the engine's context.
+        reqs.append((TOOLS_AUTO, p.chat(TOOL_TASK, 48, tools=(WEATHER_TOOL,), tool_choice="auto")))
+        if (long := overflow_prompt(router.max_model_len)) is not None:
+            reqs.append((OVERFLOW, p.chat(long, 8)))
         for name, req in reqs:
             direct = await p.send(req, "identity", f"direct:{name}")
-            via_rec = await p.send(req, "identity", f"via:{name}", client=routed)
+            via_rec = await p.send(replace(req, model=router.model), "identity", f"via:{name}", client=routed)
             pairs.append(CanaryPair(name, direct, via_rec))
-    d_headers = identity_headers(pairs[0].direct.response_headers)
-    r_headers = identity_headers(pairs[0].routed.response_headers)
-    return judge_identity(pairs, d_headers, r_headers)
+    return judge_identity(pairs, router.max_model_len)

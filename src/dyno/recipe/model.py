@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-ENGINES = ("vllm",)  # the engines dyno renders commands for
+ENGINES = ("vllm", "llama.cpp")  # the engines dyno renders commands for
+# How each engine is named to people; Ollama is measured and checked, never launched.
+ENGINE_NAMES = {"vllm": "vLLM", "llama.cpp": "llama.cpp", "ollama": "Ollama"}
+
+
+def engine_name(engine: str | None) -> str:
+    return ENGINE_NAMES.get(engine or "", engine or "engine")
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,14 @@ class Recipe:
 
 
 def to_argv(recipe: Recipe) -> list[str]:
-    """The `vllm serve` command line for a recipe (argv[0] is the bare executable name)."""
+    """The engine's command line for a recipe (argv[0] is the bare executable name)."""
+    if recipe.engine == "llama.cpp":
+        argv = ["llama-server", "-m", recipe.model, "--host", recipe.host]
+        if recipe.port is not None:
+            argv += ["--port", str(recipe.port)]
+        if recipe.served_name:
+            argv += ["-a", recipe.served_name]
+        return argv + list(recipe.flags)
     if recipe.engine != "vllm":
         raise ValueError(f"no argv renderer for engine {recipe.engine!r}")
     argv = ["vllm", "serve", recipe.model, "--host", recipe.host]

@@ -219,6 +219,42 @@ def _parse_docker(words: list[str]) -> ParsedCommand:
     return ParsedCommand(recipe, facts, notes)
 
 
+_LLAMA_VALUE_FLAGS = {"-m": "model", "--model": "model", "--host": "host", "--port": "port", "-a": "alias",
+                      "--alias": "alias"}  # fmt: skip
+
+
+def _llama_recipe(args: list[str], env: tuple[tuple[str, str], ...]) -> Recipe:
+    """A recipe from `llama-server -m MODEL ...`: model, host, port and alias pulled out, the rest kept."""
+    got: dict[str, str] = {}
+    flags: list[str] = []
+    i = 0
+    while i < len(args):
+        name, eq, inline = args[i].partition("=")
+        key = _LLAMA_VALUE_FLAGS.get(name)
+        if key is None:
+            flags.append(args[i])
+            i += 1
+            continue
+        if eq:
+            got[key] = inline
+        elif i + 1 < len(args):
+            got[key] = args[i + 1]
+            i += 1
+        else:
+            raise UsageError(f"{name} needs a value")
+        i += 1
+    if "model" not in got:
+        raise UsageError("no model in that llama-server command (give it with -m)")
+    try:
+        port = int(got["port"]) if "port" in got else None
+    except ValueError as e:
+        raise UsageError(f"--port {got['port']!r} is not a number") from e
+    alias = got.get("alias", "").split(",")[0] or None
+    # llama-server binds 127.0.0.1 unless told otherwise
+    return Recipe(model=got["model"], served_name=alias, engine="llama.cpp", flags=tuple(flags), env=env,
+                  host=got.get("host", "127.0.0.1"), port=port)  # fmt: skip
+
+
 def parse_command(command: Sequence[str] | str) -> ParsedCommand:
     """A recipe from a pasted `vllm serve`, `python -m vllm.entrypoints...` or `docker run` line."""
     words, env = _strip_env_prefix(_split(command))
@@ -232,10 +268,13 @@ def parse_command(command: Sequence[str] | str) -> ParsedCommand:
             note = "shell variables before `docker run` are not passed into the container (use -e)"
             parsed = ParsedCommand(parsed.recipe, parsed.docker, (*parsed.notes, note))
         return parsed
+    if words[0].rsplit("/", 1)[-1] == "llama-server":
+        return ParsedCommand(_llama_recipe(words[1:], env))
     engine_args = _after_vllm(words)
     if engine_args is None:
         raise UsageError(
             "not a command dyno can read: expected `vllm serve MODEL ...`, "
-            "`python -m vllm.entrypoints.openai.api_server --model MODEL ...` or `docker run ... IMAGE ...`"
+            "`python -m vllm.entrypoints.openai.api_server --model MODEL ...`, `llama-server -m MODEL ...` "
+            "or `docker run ... IMAGE ...`"
         )
     return ParsedCommand(_engine_recipe(engine_args, env=env, image=None))

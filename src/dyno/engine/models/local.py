@@ -115,6 +115,30 @@ def fetch(settings: Settings, model_id: str, *, force: bool = False, log: Path |
     return _convert(settings, spec, folder, log)
 
 
+def gguf_file(settings: Settings, model_id: str) -> Path:
+    """The model's own GGUF file, checked against its pinned sha256: what llama-server serves as is.
+
+    SmolLM2's lies inside its package; Gemma's is assembled from chunks once, into the models folder.
+    """
+    spec = get_spec(model_id)
+    settings.ensure()
+    kept = settings.models_dir / "gguf" / spec.id
+    kept.mkdir(parents=True, exist_ok=True)
+    gguf = spec.locate(kept)
+    stamp = kept / f"{gguf.name}.sha256"
+    size_mtime = f"{gguf.stat().st_size}:{gguf.stat().st_mtime_ns}"
+    # Hashing 100 MB costs ~0.3 s per start; a stamp keyed on size and mtime skips it after the first.
+    if not stamp.is_file() or stamp.read_text() != f"{spec.gguf_sha256} {size_mtime}":
+        digest = sha256_file(gguf)
+        if digest != spec.gguf_sha256:
+            raise ModelError(
+                f"{gguf} has sha256 {digest}, expected {spec.gguf_sha256}; "
+                f"reinstall the package: {spec.install_hint}"
+            )
+        stamp.write_text(f"{spec.gguf_sha256} {size_mtime}")
+    return gguf
+
+
 def _convert(settings: Settings, spec: LocalModelSpec, folder: Path, log: Path | None) -> LocalModel:
     t0 = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix=f".{spec.id}-", dir=settings.models_dir))

@@ -1,0 +1,204 @@
+"""One request to Ollama's native /api/chat, streamed as NDJSON, into a RequestRecord.
+
+Why a second sender next to StreamClient: Ollama's OpenAI-compatible /v1
+gives token counts but no timings, and only the native stream's final object
+says how long the request spent loading the model, evaluating the prompt and
+generating (`load_duration`, `prompt_eval_duration`, `eval_duration`). Its
+framing is one JSON object per line, not server-sent events, so it does not
+fit StreamClient's SSE path; it shares that client's config, error naming and
+line splitting instead. `dyno check` sends a couple of these per run; the
+benchmark itself stays on /v1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+
+from dyno.client.ollama import timing_from_final
+from dyno.client.records import Chunk, ChunkKind, GenRequest, RequestRecord
+from dyno.client.sse import LineSplitter, LineTooLong
+from dyno.client.stream import ClientConfig, _classify
+
+PATH = "/api/chat"
+
+
+def native_body(req: GenRequest) -> dict[str, Any]:
+    """The native request for a chat GenRequest: sampling and length go in `options`
+    (`num_predict` is Ollama's max_tokens)."""
+    options: dict[str, Any] = {"num_predict": req.max_tokens, "temperature": req.temperature}
+    if req.seed is not None:
+        options["seed"] = req.seed
+    return {"model": req.model, "messages": list(req.messages), "stream": True, "options": options}
+
+
+class _Lines:
+    """Accumulates one NDJSON response into the fields of a RequestRecord."""
+
+    def __init__(self) -> None:
+        self.chunks: list[Chunk] = []
+        self.t_first_chunk: int | None = None
+        self.t_first_content: int | None = None
+        self.text: list[str] = []
+        self.reasoning: list[str] = []
+        self.final: dict[str, Any] | None = None
+        self.model: str | None = None
+        self.malformed: list[str] = []
+        self.error: str | None = None
+
+    def feed(self, line: str, t: int) -> None:
+        if not line.strip():
+            return
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            self.malformed.append(f"bad JSON ({e.msg}): {line[:80]!r}")
+            return
+        if not isinstance(obj, dict):
+            self.malformed.append(f"not an object: {line[:80]!r}")
+            return
+        if "error" in obj:  # Ollama reports a failure after the headers as one {"error": ...} line
+            self.error = str(obj["error"])[:500]
+            return
+        if self.t_first_chunk is None:
+            self.t_first_chunk = t
+        self.model = obj.get("model", self.model)
+        msg = obj.get("message")
+        if not isinstance(msg, dict):
+            msg = {}
+        kind: ChunkKind = "empty"
+        if msg.get("thinking"):
+            self.reasoning.append(str(msg["thinking"]))
+            kind = "reasoning"
+        if msg.get("content"):
+            self.text.append(str(msg["content"]))
+            kind = "content"
+        if kind != "empty" and self.t_first_content is None:
+            self.t_first_content = t
+        self.chunks.append(Chunk(t, kind, None))
+        if obj.get("done") is True:
+            self.final = obj
+
+
+class OllamaNativeClient:
+    """Async client for Ollama's native chat (`base_url` without `/v1`); one per run."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        config: ClientConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.config = config or ClientConfig()
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s),
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> OllamaNativeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._http.aclose()
+
+    async def generate(self, req: GenRequest) -> RequestRecord:
+        """Send one chat request and stream its answer; never raises on what the server does."""
+        body = native_body(req)
+        params = {k: v for k, v in body.items() if k != "messages"} | {"endpoint": f"ollama:{PATH}"}
+        st = _Lines()
+        wire: dict[str, int] = {}
+
+        async def trace(event: str, _info: dict[str, Any]) -> None:
+            # As StreamClient: the request is on the wire when its headers start to go out.
+            if event.endswith("send_request_headers.started") and "sent" not in wire:
+                wire["sent"] = time.perf_counter_ns()
+
+        t_start = time.perf_counter_ns()
+        t_headers: int | None = None
+        status: int | None = None
+        headers: dict[str, str] = {}
+        error: tuple[str, str] | None = None
+        try:
+            async with asyncio.timeout(self.config.request_deadline_s):
+                async with self._http.stream("POST", PATH, json=body, extensions={"trace": trace}) as resp:
+                    t_headers = time.perf_counter_ns()
+                    status = resp.status_code
+                    headers = {
+                        k.lower(): v
+                        for k, v in resp.headers.items()
+                        if k.lower() not in ("authorization", "set-cookie", "www-authenticate")
+                    }
+                    # A stream is application/x-ndjson; a whole JSON body, an HTML page or an error
+                    # status is named as StreamClient names it.
+                    error = await _classify(resp, status, headers) or await self._read(resp, st)
+        except TimeoutError:
+            error = ("deadline", f"no complete answer within {self.config.request_deadline_s:g} s")
+        except httpx.TimeoutException as e:
+            error = ("timeout", f"{type(e).__name__}: {e}")
+        except httpx.ConnectError as e:
+            error = ("connect", f"{type(e).__name__}: {e}")
+        except (httpx.RemoteProtocolError, httpx.ReadError) as e:
+            error = ("stream_broken", f"{type(e).__name__}: {e}")
+        except httpx.HTTPError as e:
+            error = ("http", f"{type(e).__name__}: {e}")
+        t_end = time.perf_counter_ns()
+        if error is None:
+            if st.error:
+                error = ("stream_error", st.error)
+            elif st.malformed:
+                error = ("malformed_stream", "; ".join(st.malformed[:3]))
+            elif st.final is None:
+                error = ("truncated_stream", "stream ended without its final done:true object")
+        final = st.final or {}
+        timing = timing_from_final(final) if st.final else None
+        return RequestRecord(
+            params=params,
+            t_sent_ns=wire.get("sent", t_start),
+            t_headers_ns=t_headers,
+            t_first_chunk_ns=st.t_first_chunk,
+            t_first_content_ns=st.t_first_content,
+            t_end_ns=t_end,
+            chunks=tuple(st.chunks),
+            prompt_tokens=timing.prompt_eval_count if timing else None,
+            output_tokens=timing.eval_count if timing else None,
+            output_text="".join(st.text),
+            reasoning_text="".join(st.reasoning),
+            finish_reason=final.get("done_reason"),
+            response_model=st.model,
+            http_status=status,
+            error_kind=error[0] if error else None,
+            error_message=error[1] if error else None,
+            malformed_events=len(st.malformed),
+            response_headers=headers,
+            server_timing=timing.as_server_timing() if timing else None,
+        )
+
+    async def _read(self, resp: httpx.Response, st: _Lines) -> tuple[str, str] | None:
+        lines = LineSplitter(self.config.max_line_bytes)
+        total = 0
+        try:
+            async for data in resp.aiter_bytes():
+                t = time.perf_counter_ns()
+                total += len(data)
+                if total > self.config.max_response_bytes:
+                    return (
+                        "response_too_large",
+                        f"the response passed {self.config.max_response_bytes} bytes",
+                    )
+                for line in lines.feed(data):
+                    st.feed(line, t)
+        except LineTooLong as e:
+            return ("response_too_large", str(e))
+        t = time.perf_counter_ns()
+        for line in lines.close():
+            st.feed(line, t)
+        return None
