@@ -23,6 +23,7 @@ from dyno.bench.figures import figure
 from dyno.bench.scenario import ResultRow
 from dyno.bench.stats import RatioCI, ratio_ci
 from dyno.errors import UsageError
+from dyno.recipe import engine_name
 from dyno.report.build import Report, build_report
 from dyno.report.render import fmt_value
 from dyno.report.verify import build_verify_report
@@ -127,20 +128,26 @@ def _flags(run: RunRow) -> list[str]:
 
 
 def config_name(run: RunRow, baseline: RunRow) -> str:
-    """'run 7 · vllm 0.32.0 · bf16 · +--speculative-config {...}': what sets this config apart."""
+    """'run 7 · vLLM 0.32.0 · bf16 · +--speculative-config {...}': what sets this config apart.
+
+    Flags are told as a difference from the baseline's on the same engine; another engine's
+    flags mean other things, so they are shown whole."""
     key = run.key_properties or {}
-    parts = [f"run {run.id}", f"{run.engine or '?'} {run.engine_version or ''}".strip()]
+    parts = [
+        f"run {run.id}",
+        f"{engine_name(run.engine) if run.engine else '?'} {run.engine_version or ''}".strip(),
+    ]
     if key.get("quant"):
         parts.append(str(key["quant"]))
     mine, theirs = _flags(run), _flags(baseline)
-    if run.id != baseline.id and mine != theirs:
+    if run.id != baseline.id and mine != theirs and run.engine == baseline.engine:
         added = [f for f in mine if f not in theirs]
         removed = [f for f in theirs if f not in mine]
         if added:
             parts.append("+" + shlex.join(added))
         if removed:
             parts.append("-" + shlex.join(removed))
-    elif run.id == baseline.id and mine:
+    elif mine and (run.id == baseline.id or run.engine != baseline.engine):
         parts.append(shlex.join(mine))
     return " · ".join(parts)
 
