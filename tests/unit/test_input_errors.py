@@ -37,6 +37,8 @@ def dyno(*args: str) -> subprocess.CompletedProcess[str]:
         (("check", "--via", "http://h:9", "--via-api-key-env", "DYNO_UNSET_X"), "DYNO_UNSET_X"),
         (("check", "--via-model", "alias"), "--via URL"),
         (("up", "--port", "0"), "--port"),
+        # tune sweeps vLLM flags; a llama-server profile is refused before anything starts
+        (("tune", "smollm2-llama", "--sweep", "np=1,4"), "sweeps vLLM's flags"),
     ],
 )
 def test_bad_values_are_usage_errors_that_name_the_choices(args: tuple[str, ...], says: str) -> None:

@@ -4,6 +4,7 @@ A user profile is `DYNO_HOME/profiles/NAME.toml`, in the same format as a
 recipe file (`dyno lint FILE` reads either; `dyno tune` writes its winner as one):
 
     description = "my model, eager"   # optional
+    engine = "vllm"                   # optional; or "llama.cpp" (model: a GGUF file or a local id)
     model = "smollm2-135m-instruct"   # a local model id, a folder, or a hub id
     served_name = "my-model"          # optional
     flags = ["--enforce-eager", "--max-model-len", "4096"]

@@ -33,6 +33,7 @@ from dyno.errors import EngineError, EngineStartError, UsageError
 from dyno.lint import build_context, lint
 from dyno.metrics import counter_delta, parse
 from dyno.metrics.vllm import GENERATION_TOKENS
+from dyno.recipe import engine_name
 from dyno.recipe.validate import check_with_vllm
 from dyno.report.build import build_report
 from dyno.settings import Settings
@@ -313,6 +314,13 @@ def run_tune(
         if opts is None:
             raise UsageError("a tune needs a profile and at least one --sweep")
         check_box(settings, [locate(settings, TargetSpec(opts.profile))])
+        engine = profiles.load_profile(settings, opts.profile).engine
+        if engine != "vllm":
+            # the sweep renders vLLM flags and --speculative-config keys; llama-server's differ
+            raise UsageError(
+                f"dyno tune sweeps vLLM's flags, and profile {opts.profile!r} runs {engine_name(engine)}; "
+                "compare its configs with `dyno bench` runs and `dyno compare` instead"
+            )
         knobs = opts.knobs
         run_id = store.start_run(
             kind="tune",
