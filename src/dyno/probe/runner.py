@@ -213,7 +213,7 @@ def _reachable(target: Target, healthy: bool, route: str = "/health") -> CheckRe
 def _check(
     sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[str], None], via_key: str | None
 ) -> CheckReport:
-    url, api_key = target.url, target.api_key
+    url = target.url
     with target.endpoint() as ep:
         # Ollama has no /health (404); its root answers 200 "Ollama is running".
         health_route = "/" if target.engine == "ollama" else "/health"
@@ -236,22 +236,7 @@ def _check(
         try:
             if target.model is not None:
                 router = _router(opts, target, via_key)
-                loop.run(
-                    _live_checks(
-                        sink,
-                        run_id,
-                        opts,
-                        url,
-                        api_key,
-                        ep,
-                        target.model,
-                        step,
-                        results,
-                        tally,
-                        router,
-                        engine=target.engine,
-                    )
-                )
+                loop.run(_live_checks(sink, run_id, opts, target, ep, step, results, tally, router))
             status, note = run_status(True, tally), tally.summary()
         except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
             note = signals.describe(e)
@@ -267,22 +252,22 @@ async def _live_checks(
     sink: RunSink,
     run_id: int,
     opts: CheckOptions,
-    url: str,
-    api_key: str | None,
+    target: Target,
     ep: Endpoint,
-    model: str,
     step: Callable[[str], None],
     out: list[CheckResult],
     tally: Tally,
     router: _Router | None = None,
-    engine: str | None = None,
 ) -> None:
     """Appends each verdict to `out` as soon as it is reached. `router`: the router of `--via`."""
+    url, api_key, model = target.url, target.api_key, target.model
+    if model is None:  # _check runs the live checks only when a model was picked
+        return
     # include_usage only (no vLLM extensions): check what a plain OpenAI client gets.
     cfg = ClientConfig(continuous_usage=False, read_timeout_s=120)
     async with StreamClient(url, api_key=api_key, config=cfg) as client:
         p = _Probe(sink, run_id, client, ep, model, tally)
-        if engine == "ollama":  # first: its cold-load check must see the model as the user left it
+        if target.engine == "ollama":  # first: its cold-load check must see the model as the user left it
             out.extend(await ollama_checks(p, step))
         step("chat")
         chat = judge_chat(await p.send(p.chat(CHAT_PROMPT, 32), "chat"))
