@@ -5,24 +5,21 @@ gives token counts but no timings, and only the native stream's final object
 says how long the request spent loading the model, evaluating the prompt and
 generating (`load_duration`, `prompt_eval_duration`, `eval_duration`). Its
 framing is one JSON object per line, not server-sent events, so it does not
-fit StreamClient's SSE path; it shares that client's config, error naming and
-line splitting instead. `dyno check` sends a couple of these per run; the
+fit StreamClient's SSE path; it shares that client's exchange (wire stamps, error
+naming, deadline) and line reading (caps) instead. `dyno check` sends a couple of these per run; the
 benchmark itself stays on /v1.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Any
 
 import httpx
 
 from dyno.client.ollama import timing_from_final
 from dyno.client.records import Chunk, ChunkKind, GenRequest, RequestRecord
-from dyno.client.sse import LineSplitter, LineTooLong
-from dyno.client.stream import ClientConfig, _classify
+from dyno.client.stream import ClientConfig, exchange, read_lines
 
 PATH = "/api/chat"
 
@@ -115,42 +112,12 @@ class OllamaNativeClient:
         body = native_body(req)
         params = {k: v for k, v in body.items() if k != "messages"} | {"endpoint": f"ollama:{PATH}"}
         st = _Lines()
-        wire: dict[str, int] = {}
 
-        async def trace(event: str, _info: dict[str, Any]) -> None:
-            # As StreamClient: the request is on the wire when its headers start to go out.
-            if event.endswith("send_request_headers.started") and "sent" not in wire:
-                wire["sent"] = time.perf_counter_ns()
+        async def read(resp: httpx.Response) -> tuple[str, str] | None:
+            return await read_lines(resp, self.config, st.feed)
 
-        t_start = time.perf_counter_ns()
-        t_headers: int | None = None
-        status: int | None = None
-        headers: dict[str, str] = {}
-        error: tuple[str, str] | None = None
-        try:
-            async with asyncio.timeout(self.config.request_deadline_s):
-                async with self._http.stream("POST", PATH, json=body, extensions={"trace": trace}) as resp:
-                    t_headers = time.perf_counter_ns()
-                    status = resp.status_code
-                    headers = {
-                        k.lower(): v
-                        for k, v in resp.headers.items()
-                        if k.lower() not in ("authorization", "set-cookie", "www-authenticate")
-                    }
-                    # A stream is application/x-ndjson; a whole JSON body, an HTML page or an error
-                    # status is named as StreamClient names it.
-                    error = await _classify(resp, status, headers) or await self._read(resp, st)
-        except TimeoutError:
-            error = ("deadline", f"no complete answer within {self.config.request_deadline_s:g} s")
-        except httpx.TimeoutException as e:
-            error = ("timeout", f"{type(e).__name__}: {e}")
-        except httpx.ConnectError as e:
-            error = ("connect", f"{type(e).__name__}: {e}")
-        except (httpx.RemoteProtocolError, httpx.ReadError) as e:
-            error = ("stream_broken", f"{type(e).__name__}: {e}")
-        except httpx.HTTPError as e:
-            error = ("http", f"{type(e).__name__}: {e}")
-        t_end = time.perf_counter_ns()
+        ex = await exchange(self._http, PATH, body, self.config, read)
+        error = ex.error
         if error is None:
             if st.error:
                 error = ("stream_error", st.error)
@@ -162,11 +129,11 @@ class OllamaNativeClient:
         timing = timing_from_final(final) if st.final else None
         return RequestRecord(
             params=params,
-            t_sent_ns=wire.get("sent", t_start),
-            t_headers_ns=t_headers,
+            t_sent_ns=ex.t_sent_ns,
+            t_headers_ns=ex.t_headers_ns,
             t_first_chunk_ns=st.t_first_chunk,
             t_first_content_ns=st.t_first_content,
-            t_end_ns=t_end,
+            t_end_ns=ex.t_end_ns,
             chunks=tuple(st.chunks),
             prompt_tokens=timing.prompt_eval_count if timing else None,
             output_tokens=timing.eval_count if timing else None,
@@ -174,31 +141,10 @@ class OllamaNativeClient:
             reasoning_text="".join(st.reasoning),
             finish_reason=final.get("done_reason"),
             response_model=st.model,
-            http_status=status,
+            http_status=ex.status,
             error_kind=error[0] if error else None,
             error_message=error[1] if error else None,
             malformed_events=len(st.malformed),
-            response_headers=headers,
+            response_headers=ex.headers,
             server_timing=timing.as_server_timing() if timing else None,
         )
-
-    async def _read(self, resp: httpx.Response, st: _Lines) -> tuple[str, str] | None:
-        lines = LineSplitter(self.config.max_line_bytes)
-        total = 0
-        try:
-            async for data in resp.aiter_bytes():
-                t = time.perf_counter_ns()
-                total += len(data)
-                if total > self.config.max_response_bytes:
-                    return (
-                        "response_too_large",
-                        f"the response passed {self.config.max_response_bytes} bytes",
-                    )
-                for line in lines.feed(data):
-                    st.feed(line, t)
-        except LineTooLong as e:
-            return ("response_too_large", str(e))
-        t = time.perf_counter_ns()
-        for line in lines.close():
-            st.feed(line, t)
-        return None

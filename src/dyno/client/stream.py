@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +182,97 @@ async def _classify(resp: httpx.Response, status: int, headers: dict[str, str]) 
     return None
 
 
+LineFn = Callable[[str, int], None]  # (a line of the body, perf_counter_ns when its bytes came)
+
+
+async def read_lines(resp: httpx.Response, config: ClientConfig, on_line: LineFn) -> tuple[str, str] | None:
+    """Feed the body to `on_line` line by line; a body or a line past its cap ends the request."""
+    lines = LineSplitter(config.max_line_bytes)  # not resp.aiter_lines(): see LineSplitter
+    total = 0
+    try:
+        async for data in resp.aiter_bytes():
+            t = _now()
+            total += len(data)
+            if total > config.max_response_bytes:
+                return (
+                    "response_too_large",
+                    f"the response passed {config.max_response_bytes} bytes; the rest was not read",
+                )
+            for line in lines.feed(data):
+                on_line(line, t)
+    except LineTooLong as e:
+        return ("response_too_large", str(e))
+    t = _now()
+    for line in lines.close():
+        on_line(line, t)
+    return None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One streamed POST as the wire saw it: when it went out, when the headers came, how it ended."""
+
+    t_sent_ns: int
+    t_headers_ns: int | None
+    t_end_ns: int
+    status: int | None
+    headers: dict[str, str]
+    error: tuple[str, str] | None  # (kind, message); None when the body was read to its end
+
+
+async def exchange(
+    http: httpx.AsyncClient,
+    path: str,
+    body: dict[str, Any],
+    config: ClientConfig,
+    read: Callable[[httpx.Response], Awaitable[tuple[str, str] | None]],
+) -> Exchange:
+    """POST `body` and hand an answer that is a stream to `read`; every failure becomes a named error."""
+    t_start = _now()
+    wire: dict[str, int] = {}
+
+    async def trace(event: str, _info: dict[str, Any]) -> None:
+        # httpcore reports each step of a request. "Sent" is the moment the first byte
+        # of the request goes to the socket: what came before (waiting for a pooled
+        # connection, the event loop's backlog) is the client's own delay, not the
+        # server's. Not the body's "complete": the write's drain can yield to a busy
+        # loop, and the stamp would then come after the server has the request.
+        if event.endswith("send_request_headers.started") and "sent" not in wire:
+            wire["sent"] = _now()
+
+    t_headers: int | None = None
+    headers: dict[str, str] = {}
+    status: int | None = None
+    error: tuple[str, str] | None = None
+    try:
+        async with asyncio.timeout(config.request_deadline_s):
+            async with http.stream("POST", path, json=body, extensions={"trace": trace}) as resp:
+                t_headers = _now()
+                status = resp.status_code
+                # Kept for "who answered?" checks; credentials never leave here.
+                headers = {
+                    k.lower(): v
+                    for k, v in resp.headers.items()
+                    if k.lower() not in ("authorization", "set-cookie", "www-authenticate")
+                }
+                error = await _classify(resp, status, headers) or await read(resp)
+    except TimeoutError:
+        error = (
+            "deadline",
+            f"no complete answer within {config.request_deadline_s:g} s "
+            "(the server stalled after answering, or the request is longer than --request-timeout)",
+        )
+    except httpx.TimeoutException as e:
+        error = ("timeout", f"{type(e).__name__}: {e}")
+    except httpx.ConnectError as e:
+        error = ("connect", f"{type(e).__name__}: {e}")
+    except (httpx.RemoteProtocolError, httpx.ReadError) as e:
+        error = ("stream_broken", f"{type(e).__name__}: {e}")
+    except httpx.HTTPError as e:
+        error = ("http", f"{type(e).__name__}: {e}")
+    return Exchange(wire.get("sent", t_start), t_headers, _now(), status, headers, error)
+
+
 class StreamClient:
     """Async client for one endpoint (`base_url` without `/v1`)."""
 
@@ -259,29 +351,17 @@ class StreamClient:
     async def _read_stream(self, resp: httpx.Response, st: _StreamState) -> tuple[str, str] | None:
         """Feed the body to the SSE parser; a body or a line past its cap ends the request."""
         parser = SSEParser()
-        lines = LineSplitter(self.config.max_line_bytes)  # not resp.aiter_lines(): see LineSplitter
-        total = 0
-        try:
-            async for data in resp.aiter_bytes():
-                t = _now()
-                total += len(data)
-                if total > self.config.max_response_bytes:
-                    return (
-                        "response_too_large",
-                        f"the response passed {self.config.max_response_bytes} bytes; the rest was not read",
-                    )
-                for line in lines.feed(data):
-                    for ev in parser.feed(line):
-                        st.on_event(ev, t)
-        except LineTooLong as e:
-            return ("response_too_large", str(e))
-        t = _now()
-        for line in lines.close():
+
+        def on_line(line: str, t: int) -> None:
             for ev in parser.feed(line):
                 st.on_event(ev, t)
-        for ev in parser.close():
-            st.on_event(ev, t)
-        return None
+
+        error = await read_lines(resp, self.config, on_line)
+        if error is None:
+            t = _now()
+            for ev in parser.close():
+                st.on_event(ev, t)
+        return error
 
     async def _generate_once(self, req: GenRequest) -> RequestRecord:
         path = "/v1/chat/completions" if req.endpoint == "chat" else "/v1/completions"
@@ -290,58 +370,16 @@ class StreamClient:
         params["endpoint"] = req.endpoint
         params["n_tools"] = len(req.tools)
         st = _StreamState()
-        t_start = _now()
-        wire: dict[str, int] = {}
-
-        async def trace(event: str, _info: dict[str, Any]) -> None:
-            # httpcore reports each step of a request. "Sent" is the moment the first byte
-            # of the request goes to the socket: what came before (waiting for a pooled
-            # connection, the event loop's backlog) is the client's own delay, not the
-            # server's. Not the body's "complete": the write's drain can yield to a busy
-            # loop, and the stamp would then come after the server has the request.
-            if event.endswith("send_request_headers.started") and "sent" not in wire:
-                wire["sent"] = _now()
-
-        t_headers: int | None = None
-        headers: dict[str, str] = {}
-        status: int | None = None
-        error: tuple[str, str] | None = None
         # The least busy pool; requests beyond its connections wait in it, as they would in one pool.
         pool = min(range(len(self._pools)), key=self._in_flight.__getitem__)
         self._in_flight[pool] += 1
         try:
-            async with asyncio.timeout(self.config.request_deadline_s):
-                async with self._pools[pool].stream(
-                    "POST", path, json=body, extensions={"trace": trace}
-                ) as resp:
-                    t_headers = _now()
-                    status = resp.status_code
-                    # Kept for "who answered?" checks; credentials never leave here.
-                    headers = {
-                        k.lower(): v
-                        for k, v in resp.headers.items()
-                        if k.lower() not in ("authorization", "set-cookie", "www-authenticate")
-                    }
-                    error = await _classify(resp, status, headers)
-                    if error is None:
-                        error = await self._read_stream(resp, st)
-        except TimeoutError:
-            error = (
-                "deadline",
-                f"no complete answer within {self.config.request_deadline_s:g} s "
-                "(the server stalled after answering, or the request is longer than --request-timeout)",
+            ex = await exchange(
+                self._pools[pool], path, body, self.config, lambda resp: self._read_stream(resp, st)
             )
-        except httpx.TimeoutException as e:
-            error = ("timeout", f"{type(e).__name__}: {e}")
-        except httpx.ConnectError as e:
-            error = ("connect", f"{type(e).__name__}: {e}")
-        except (httpx.RemoteProtocolError, httpx.ReadError) as e:
-            error = ("stream_broken", f"{type(e).__name__}: {e}")
-        except httpx.HTTPError as e:
-            error = ("http", f"{type(e).__name__}: {e}")
         finally:
             self._in_flight[pool] -= 1
-        t_end = _now()
+        error = ex.error
         if error is None:
             if st.stream_error:
                 error = ("stream_error", st.stream_error)
@@ -351,11 +389,11 @@ class StreamClient:
                 error = ("truncated_stream", "stream ended without [DONE] or a finish_reason")
         return RequestRecord(
             params=params,
-            t_sent_ns=wire.get("sent", t_start),
-            t_headers_ns=t_headers,
+            t_sent_ns=ex.t_sent_ns,
+            t_headers_ns=ex.t_headers_ns,
             t_first_chunk_ns=st.t_first_chunk,
             t_first_content_ns=st.t_first_content,
-            t_end_ns=t_end,
+            t_end_ns=ex.t_end_ns,
             chunks=tuple(st.chunks),
             prompt_tokens=st.prompt_tokens,
             output_tokens=st.output_tokens,
@@ -365,10 +403,10 @@ class StreamClient:
             tool_calls=tuple(st.tools[i] for i in sorted(st.tools)),
             finish_reason=st.finish_reason,
             response_model=st.model,
-            http_status=status,
+            http_status=ex.status,
             error_kind=error[0] if error else None,
             error_message=error[1] if error else None,
             malformed_events=len(st.malformed),
-            response_headers=headers,
+            response_headers=ex.headers,
             server_timing=st.server_timing,
         )
