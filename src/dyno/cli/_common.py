@@ -39,6 +39,8 @@ def settings() -> Settings:
 def fmt_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 10:  # llama-server is up in a fraction of a second: "0s" would say nothing
+        return f"{seconds:.1f}s"
     s = int(seconds)
     if s < 60:
         return f"{s}s"
