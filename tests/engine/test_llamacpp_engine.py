@@ -5,6 +5,7 @@ llama-server starts in about a second here, so each test starts its own.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -74,6 +75,12 @@ def test_up_chat_metrics_bench_down(dyno_home: Path) -> None:
         used = r.json()["usage"]["completion_tokens"]
         after = parse(ep.metrics_text() or "")
         assert counter_delta(before, after, GENERATION_TOKENS) == used
+
+        check = dyno(dyno_home, "check", "--format", "json")
+        assert check.returncode in (0, 1), check.stderr
+        verdicts = {c["id"]: c for c in json.loads(check.stdout)["checks"]}
+        assert verdicts["llama-slots"]["status"] == "pass" and verdicts["exposure"]["status"] == "pass"
+        assert verdicts["streaming"]["status"] == "pass"  # usage agrees with llamacpp:tokens_predicted_total
 
         bench = dyno(dyno_home, "bench", "--suite", "quick")
         assert bench.returncode == 0, bench.stderr + bench.stdout[-3000:]

@@ -190,3 +190,17 @@ def test_state_names_its_engine() -> None:
     )  # fmt: skip
     assert st.engine == "llama.cpp"
     assert st.model_copy(update={"recipe": {}}).engine == "vllm"
+
+
+def test_the_slots_check_reads_props_and_an_open_slots_endpoint() -> None:
+    from dyno.probe.llamacpp import judge_slots
+
+    props = {"total_slots": 4, "default_generation_settings": {"n_ctx": 2048}, "build_info": "b11434"}
+    ok = judge_slots(props, slots_open=True, beyond_loopback=False)
+    assert ok.status == "pass" and "4 slots of 2048 tokens" in ok.evidence
+    one = judge_slots({**props, "total_slots": 1}, slots_open=False, beyond_loopback=False)
+    assert one.status == "warn" and "-np N" in one.fix
+    leak = judge_slots(props, slots_open=True, beyond_loopback=True)
+    assert leak.status == "fail" and "--no-slots" in leak.fix
+    assert judge_slots(props, slots_open=False, beyond_loopback=True).status == "pass"
+    assert judge_slots(None, slots_open=False, beyond_loopback=False).status == "skipped"

@@ -304,17 +304,23 @@ def judge_exposure(url_host: str, bound: list[str], auth_required: bool | None) 
     wide = [a for a in bound if not is_loopback(a)]
     beyond = wide or (not bound and not is_loopback(url_host))
     where = f"listening on {', '.join(bound)}" if bound else f"reached at {url_host}"
+    facts = {"beyond_loopback": bool(beyond)}
     if not beyond:
-        return CheckResult("exposure", title, "pass", f"{where}: loopback only")
+        return CheckResult("exposure", title, "pass", f"{where}: loopback only", facts=facts)
     if auth_required:
-        return CheckResult("exposure", title, "pass", f"{where}, and it requires an API key")
+        return CheckResult("exposure", title, "pass", f"{where}, and it requires an API key", facts=facts)
     fix = (
         "bind 127.0.0.1 (dyno's default) or set an API key (vLLM reads VLLM_API_KEY; "
         "`dyno up --api-key-env VAR`)"
     )
     if auth_required is None:
         return CheckResult(
-            "exposure", title, "warn", f"{where}; whether it requires an API key could not be told", fix
+            "exposure",
+            title,
+            "warn",
+            f"{where}; whether it requires an API key could not be told",
+            fix,
+            facts,
         )
     # As `dyno lint` does for a command: an open server beyond loopback is an error, not a hint.
     return CheckResult(
@@ -323,4 +329,5 @@ def judge_exposure(url_host: str, bound: list[str], auth_required: bool | None) 
         "fail",
         f"{where} without an API key: anyone who can reach it can use it",
         fix,
+        facts,
     )

@@ -34,6 +34,7 @@ from dyno.probe.judge import (
     judge_streaming,
     judge_tools,
 )
+from dyno.probe.llamacpp import check_slots
 from dyno.probe.ollama import ollama_checks
 from dyno.recipe import engine_name
 from dyno.settings import Settings
@@ -343,7 +344,11 @@ async def _live_checks(
     host = parts.hostname or ""
     # Which addresses it listens on can only be seen when it runs on this machine.
     bound = _listening_addresses(parts.port or 80) if is_this_machine(host) else []
-    out.append(judge_exposure(host, bound, await asyncio.to_thread(_auth_required, url)))
+    exposure = judge_exposure(host, bound, await asyncio.to_thread(_auth_required, url))
+    out.append(exposure)
+    if target.engine == "llama.cpp":
+        beyond = bool(exposure.facts.get("beyond_loopback"))
+        out.append(await asyncio.to_thread(check_slots, url, api_key, beyond))
 
 
 async def _identity(p: _Probe, router: _Router, cfg: ClientConfig) -> CheckResult:
