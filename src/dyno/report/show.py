@@ -2,6 +2,9 @@
 
 The CLI never chooses a renderer itself: `dyno report`, `dyno bench`,
 `dyno demo`, `dyno check` and `dyno verify` all print a run through `show_run`.
+
+The HTML pages and the plots are imported where they are drawn: matplotlib costs every
+command that never draws ~50 MB and a fifth of a second at start.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ from dyno.report.check import check_csv, check_json, check_markdown
 from dyno.report.compare import Comparison, build_comparison
 from dyno.report.compare_render import RENDERERS as COMPARE_RENDERERS
 from dyno.report.compare_render import print_comparison
-from dyno.report.html import compare_html, report_html, tune_html
-from dyno.report.plots import close, compare_plots, report_plots, save
 from dyno.report.render import RENDERERS
 from dyno.report.terminal import print_checks, print_report
 from dyno.report.tune import build_tune_report, print_tune, tune_csv, tune_json, tune_markdown
@@ -54,6 +55,8 @@ def show_run(
         if fmt is Format.text:
             print_tune(rep, console)
         elif fmt is Format.html:
+            from dyno.report.html import tune_html
+
             write(tune_html(store, rep))
         else:
             tune_render = {Format.md: tune_markdown, Format.json: tune_json, Format.csv: tune_csv}[fmt]
@@ -75,6 +78,8 @@ def show_run(
         show(build_verify_report(store, run_id), fmt.value, console)
         return
     if fmt is Format.html:
+        from dyno.report.html import report_html
+
         write(report_html(store, run_id))
         return
     report = build_report(store, run_id)
@@ -86,6 +91,8 @@ def show_run(
 
 def save_plots(store: Store, run_id: int, directory: Path) -> list[Path]:
     """The report's plots as PNG and SVG files."""
+    from dyno.report.plots import close, report_plots, save
+
     plots = report_plots(build_report(store, run_id))
     try:
         return save(plots, directory)
@@ -107,10 +114,14 @@ def show_comparison(
     if fmt is Format.text:
         print_comparison(c, console)
     elif fmt is Format.html:
+        from dyno.report.html import compare_html
+
         write(compare_html(store, c))
     else:
         write(_line_ended(COMPARE_RENDERERS[fmt.value](c)))
     if plots_dir is not None:
+        from dyno.report.plots import close, compare_plots, save
+
         drawn = compare_plots(c)
         try:
             save(drawn, plots_dir)
