@@ -191,3 +191,13 @@ def test_engine_check_is_skipped_with_a_notice_without_vllm(monkeypatch: pytest.
     monkeypatch.setattr(validate, "vllm_available", lambda: False)
     res = validate.check_with_vllm(Recipe(model="m", flags=("--whatever",)))
     assert not res.checked and res.ok and res.notice and "not installed" in res.notice
+
+
+def test_a_local_model_path_is_mounted_read_only_where_vllm_will_look() -> None:
+    r = Recipe(model="/home/me/models/smollm2", flags=("--enforce-eager",))
+    argv = to_docker_argv(r, OPTS)
+    assert argv[argv.index("/home/me/models/smollm2:/home/me/models/smollm2:ro") - 1] == "-v"
+    volumes = yaml.safe_load(to_compose(r, OPTS))["services"]["vllm"]["volumes"]
+    assert "/home/me/models/smollm2:/home/me/models/smollm2:ro" in volumes
+    hub = to_docker_argv(Recipe(model="google/gemma-4-26b-a4b-it"), OPTS)
+    assert not any(w.endswith(":ro") for w in hub)  # a hub id comes through the mounted HF cache

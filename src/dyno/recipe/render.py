@@ -67,6 +67,13 @@ def _container_env(recipe: Recipe) -> list[tuple[str, str]]:
     return env
 
 
+def _model_mount(recipe: Recipe) -> str | None:
+    """`PATH:PATH:ro` for a model given as a local path: the container sees only what is mounted."""
+    if recipe.model.startswith("/"):
+        return f"{recipe.model}:{recipe.model}:ro"
+    return None
+
+
 def to_docker_argv(recipe: Recipe, opts: DockerOptions | None = None) -> list[str]:
     """`docker run` words: GPUs, IPC, shm, HF and compile caches, a loopback-published port."""
     o = opts or DockerOptions.defaults()
@@ -78,6 +85,8 @@ def to_docker_argv(recipe: Recipe, opts: DockerOptions | None = None) -> list[st
     argv += ["--gpus", "all", "--ipc", "host", "--shm-size", o.shm_size]
     argv += ["-p", f"{o.publish_host}:{port}:{port}"]
     argv += ["-v", f"{o.hf_cache}:{CONTAINER_HF_CACHE}", "-v", f"{o.vllm_cache}:{CONTAINER_VLLM_CACHE}"]
+    if mount := _model_mount(recipe):
+        argv += ["-v", mount]
     for k, v in _container_env(recipe):
         argv += ["-e", f"{k}={v}"]
     if recipe.api_key_env:
@@ -133,8 +142,10 @@ def to_compose(recipe: Recipe, opts: DockerOptions | None = None, *, service: st
         "    volumes:",
         f"      - {_yaml_str(f'{o.hf_cache}:{CONTAINER_HF_CACHE}')}",
         f"      - {_yaml_str(f'{o.vllm_cache}:{CONTAINER_VLLM_CACHE}')}",
-        "    environment:",
     ]
+    if mount := _model_mount(recipe):
+        lines.append(f"      - {_yaml_str(mount)}")
+    lines.append("    environment:")
     lines += [f"      {k}: {_yaml_str(v)}" for k, v in _container_env(recipe)]
     if recipe.api_key_env:
         # compose reads the caller's variable at `up` time; the key itself is never written
