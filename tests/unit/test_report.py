@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from dyno.client.records import Chunk, RequestRecord
 from dyno.provenance import RunProvenance
 from dyno.report import build_report, to_csv, to_json, to_markdown
+from dyno.report.terminal import print_report
 from dyno.store import Store
 
 M = Path(__file__).parent.parent / "fixtures" / "metrics"
@@ -76,6 +78,22 @@ def test_markdown_is_shaped_like_a_field_report(tmp_path: Path) -> None:
     assert "usage 20 · per-chunk 20 · /metrics 20 · agree" in md
     assert "- a stored note" in md
     assert rep.warnings == []
+
+
+def test_a_wide_table_turns_on_its_side_on_a_narrow_terminal(tmp_path: Path) -> None:
+    # rich squeezes a dozen columns into 80 by wrapping every cell to '20…'; one row per figure reads
+    st, run = make_run(tmp_path, [10, 10])
+    rep = build_report(st, run)
+
+    def printed(width: int) -> str:
+        console = Console(width=width, record=True, file=io.StringIO())
+        print_report(rep, console)
+        return console.export_text()
+
+    narrow, wide = printed(80), printed(250)
+    assert "…" not in narrow
+    assert any(x.startswith("│ decode tok/s") and "20.0 ± 0.0" in x for x in narrow.splitlines())
+    assert any(x.startswith("│ 10 ") and "20.0 ± 0.0" in x for x in wide.splitlines())
 
 
 def test_a_token_disagreement_is_reported(tmp_path: Path) -> None:

@@ -70,6 +70,17 @@ def percentile_cell(r: ResultRow) -> str:
     return f"{fmt_value(r.median, r.unit)} / {fmt_value(r.p99, r.unit)}"
 
 
+def turn_on_side(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """The same table with one row per figure and one column per setting, for a narrow screen."""
+    return ["figure", *(r[0] for r in rows)], [[h, *(r[i] for r in rows)] for i, h in enumerate(header) if i]
+
+
+def natural_width(header: list[str], rows: list[list[str]]) -> int:
+    """Columns a rich table needs to print every cell on one line (its borders and padding included)."""
+    widths = [max(len(x) for x in column) for column in zip(header, *rows, strict=True)]
+    return sum(widths) + 3 * len(widths) + 1
+
+
 def pivot(s: ScenarioReport) -> tuple[list[str], list[list[str]]]:
     """(header, rows): one row per label, one column per metric, a ceiling column after each decode
     figure that has one, plus n. A scenario with many figures (a load) is turned on its side: one row
