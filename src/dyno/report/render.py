@@ -81,6 +81,17 @@ def natural_width(header: list[str], rows: list[list[str]]) -> int:
     return sum(widths) + 3 * len(widths) + 1
 
 
+def fit_width(header: list[str], rows: list[list[str]], width: int) -> tuple[list[str], list[list[str]]]:
+    """The table as is when it fits `width`, else on its side when that is narrower.
+
+    A dozen columns squeezed into 80 wrap every cell to '57…'; one row per figure reads.
+    """
+    if natural_width(header, rows) <= width:
+        return header, rows
+    turned = turn_on_side(header, rows)
+    return turned if natural_width(*turned) < natural_width(header, rows) else (header, rows)
+
+
 def pivot(s: ScenarioReport) -> tuple[list[str], list[list[str]]]:
     """(header, rows): one row per label, one column per metric, a ceiling column after each decode
     figure that has one, plus n. A scenario with many figures (a load) is turned on its side: one row

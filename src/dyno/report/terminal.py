@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dyno.report.build import Report
-from dyno.report.render import client_line, config_summary, natural_width, pivot, token_line, turn_on_side
+from dyno.report.render import client_line, config_summary, fit_width, pivot, token_line
 from dyno.store import CheckRow, RunRow
 
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
@@ -28,12 +28,7 @@ def print_report(report: Report, console: Console) -> None:
     if run.note:
         console.print(Text(f"note: {run.note}", style="yellow"))
     for s in report.scenarios:
-        header, rows = pivot(s)
-        if natural_width(header, rows) > console.width:
-            # 13 columns squeezed into 80 wrap every cell to '57…'; one row per figure reads
-            turned = turn_on_side(header, rows)
-            if natural_width(*turned) < natural_width(header, rows):
-                header, rows = turned
+        header, rows = fit_width(*pivot(s), console.width)
         t = Table(*header, title=f"{s.name} ({s.status})", title_justify="left")
         for r in rows:
             t.add_row(*r)

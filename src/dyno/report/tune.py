@@ -21,7 +21,7 @@ from rich.text import Text
 
 from dyno.bench.stats import RatioCI, ratio_ci
 from dyno.errors import UsageError
-from dyno.report.render import _md_table
+from dyno.report.render import _md_table, fit_width
 from dyno.report.verify import build_verify_report
 from dyno.store import RunRow, Store, TrialRow
 from dyno.tune.score import Score, score, winner
@@ -188,7 +188,7 @@ def tune_markdown(rep: TuneReport) -> str:
 
 
 def print_tune(rep: TuneReport, console: Console) -> None:
-    header, body = rows(rep)
+    header, body = fit_width(*rows(rep), console.width)
     t = Table(
         *header,
         title=f"dyno tune · run {rep.run.id} · {rep.options.get('profile')} · {rep.run.status}",
