@@ -90,6 +90,12 @@ def test_the_search_measures_both_ends_then_the_predicted_best() -> None:
     assert len(p.chosen_by_search) == 3
 
 
+@pytest.mark.parametrize(("n", "budget"), [(25, 8), (24, 8), (12, 4), (7, 3), (4, 3)])
+def test_the_default_budget_is_at_most_a_third_of_the_grid(n: int, budget: int) -> None:
+    assert default_budget(n, True, 2) == budget
+    assert default_budget(n, True, 2) <= max(3, n / 3)
+
+
 def test_resuming_skips_the_trials_already_stored(tmp_path: Path) -> None:
     knobs = [parse_sweep("num_speculative_tokens=0,2,4")]
     cands = grid(knobs)
