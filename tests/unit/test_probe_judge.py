@@ -112,6 +112,34 @@ def test_tools_not_enabled_is_a_fail_with_the_flags() -> None:
     assert '"auto" tool choice requires' in r.evidence
 
 
+@pytest.mark.parametrize(
+    ("engine", "error", "says", "not_says"),
+    [
+        (
+            "ollama",
+            "registry.ollama.ai/library/gemma:2b does not support tools",
+            "ollama show",
+            "--tool-call-parser",
+        ),
+        ("llama.cpp", "tools param requires --jinja flag", "--jinja", "--tool-call-parser"),
+        ("vllm", NO_TOOLS, "--tool-call-parser hermes", "--jinja"),
+    ],
+)
+def test_the_fix_for_refused_tools_is_in_the_refusing_engines_words(
+    engine: str, error: str, says: str, not_says: str
+) -> None:
+    r = judge_tools(
+        rec(status=400, kind="http_4xx", error=error),
+        None,
+        None,
+        WEATHER_TOOL,
+        expect=False,
+        parser_hint="hermes",
+        engine=engine,
+    )
+    assert r.status == "fail" and says in r.fix and not_says not in r.fix
+
+
 def test_valid_calls_pass_and_poor_ones_warn_or_fail_when_expected() -> None:
     good = rec(tools=(call("get_weather", {"city": "Paris"}),))
     assert judge_tools(good, good, good, WEATHER_TOOL, expect=True, parser_hint="hermes").status == "pass"

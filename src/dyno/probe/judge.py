@@ -130,6 +130,18 @@ def tool_call_problems(calls: tuple[dict[str, Any], ...], tool: dict[str, Any]) 
     return problems
 
 
+def _enable_tools(engine: str | None, parser_hint: str) -> str:
+    """How to turn tool calling on, in the words of the engine that refused it."""
+    if engine == "ollama":
+        return (
+            "Ollama serves tools only for models whose template declares them (`ollama show MODEL` "
+            "lists 'tools' under Capabilities): pull such a model"
+        )
+    if engine == "llama.cpp":
+        return "start llama-server with --jinja and a chat template that handles tools (--chat-template-file)"
+    return f"start the server with --enable-auto-tool-choice --tool-call-parser {parser_hint}"
+
+
 def judge_tools(
     auto: RequestRecord,
     required: RequestRecord | None,
@@ -138,6 +150,7 @@ def judge_tools(
     *,
     expect: bool,
     parser_hint: str,
+    engine: str | None = None,
 ) -> CheckResult:
     title = "tool calling"
     if auto.http_status == 400 and "tool" in (auto.error_message or "").lower():
@@ -146,9 +159,8 @@ def judge_tools(
             title,
             "fail",
             f'tool_choice "auto" is refused with HTTP 400: {_msg(auto)}',
-            f"start the server with --enable-auto-tool-choice --tool-call-parser {parser_hint}; until then "
-            "every client that sends tools gets a 400, and a router with fallback silently sends those "
-            "requests to another model",
+            f"{_enable_tools(engine, parser_hint)}; until then every client that sends tools gets a 400, "
+            "and a router with fallback silently sends those requests to another model",
             {"enabled": False},
         )
     if not auto.ok:

@@ -299,6 +299,7 @@ async def _live_checks(
                 WEATHER_TOOL,
                 expect=opts.expect_tools,
                 parser_hint=suggest_tool_parser(model),
+                engine=target.engine,
             )
         )
 
