@@ -5,9 +5,10 @@ gives token counts but no timings, and only the native stream's final object
 says how long the request spent loading the model, evaluating the prompt and
 generating (`load_duration`, `prompt_eval_duration`, `eval_duration`). Its
 framing is one JSON object per line, not server-sent events, so it does not
-fit StreamClient's SSE path; it shares that client's exchange (wire stamps, error
-naming, deadline) and line reading (caps) instead. `dyno check` sends a couple of these per run; the
-benchmark itself stays on /v1.
+fit StreamClient's SSE path; it shares that client's httpx setup, exchange
+(wire stamps, error naming, deadline), line reading (caps) and end-of-stream
+errors instead. `dyno check` sends a couple of these per run; the benchmark
+itself stays on /v1.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import httpx
 
 from dyno.client.ollama import timing_from_final
 from dyno.client.records import Chunk, ChunkKind, GenRequest, RequestRecord
-from dyno.client.stream import ClientConfig, exchange, read_lines
+from dyno.client.stream import ClientConfig, end_error, exchange, http_client, read_lines
 
 PATH = "/api/chat"
 
@@ -93,13 +94,7 @@ class OllamaNativeClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config or ClientConfig()
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers=headers,
-            timeout=httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s),
-            transport=transport,
-        )
+        self._http = http_client(base_url, api_key, self.config, transport)
 
     async def __aenter__(self) -> OllamaNativeClient:
         return self
@@ -117,14 +112,8 @@ class OllamaNativeClient:
             return await read_lines(resp, self.config, st.feed)
 
         ex = await exchange(self._http, PATH, body, self.config, read)
-        error = ex.error
-        if error is None:
-            if st.error:
-                error = ("stream_error", st.error)
-            elif st.malformed:
-                error = ("malformed_stream", "; ".join(st.malformed[:3]))
-            elif st.final is None:
-                error = ("truncated_stream", "stream ended without its final done:true object")
+        truncated = "stream ended without its final done:true object" if st.final is None else None
+        error = end_error(ex, st.error, st.malformed, truncated)
         final = st.final or {}
         timing = timing_from_final(final) if st.final else None
         return RequestRecord(

@@ -273,6 +273,39 @@ async def exchange(
     return Exchange(wire.get("sent", t_start), t_headers, _now(), status, headers, error)
 
 
+def end_error(
+    ex: Exchange, stream_error: str | None, malformed: list[str], truncated: str | None
+) -> tuple[str, str] | None:
+    """A request's error, first cause first: the exchange's own (HTTP, timeout, caps), then what the
+    stream said: an error event, malformed lines, or `truncated` when it ended without its end marker."""
+    if ex.error is not None:
+        return ex.error
+    if stream_error:
+        return ("stream_error", stream_error)
+    if malformed:
+        return ("malformed_stream", "; ".join(malformed[:3]))
+    if truncated:
+        return ("truncated_stream", truncated)
+    return None
+
+
+def http_client(
+    base_url: str,
+    api_key: str | None,
+    config: ClientConfig,
+    transport: httpx.AsyncBaseTransport | None,
+    **kwargs: Any,
+) -> httpx.AsyncClient:
+    """An httpx client for one endpoint: the bearer key (in memory only) and the client's timeouts."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        headers={"Authorization": f"Bearer {api_key}"} if api_key else {},
+        timeout=httpx.Timeout(config.read_timeout_s, connect=config.connect_timeout_s),
+        transport=transport,
+        **kwargs,
+    )
+
+
 class StreamClient:
     """Async client for one endpoint (`base_url` without `/v1`)."""
 
@@ -287,20 +320,13 @@ class StreamClient:
         self.config = config or ClientConfig()
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key  # in memory only: worker processes need it to authenticate too
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         per_pool = max(1, min(self.config.connections_per_pool, self.config.max_connections))
         n_pools = -(-self.config.max_connections // per_pool)
         # One TLS context for all pools: building one costs ~20 ms, even for http:// URLs.
         tls = httpx.create_ssl_context()
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool)
         self._pools = [
-            httpx.AsyncClient(
-                verify=tls,
-                base_url=base_url.rstrip("/"),
-                headers=headers,
-                timeout=httpx.Timeout(self.config.read_timeout_s, connect=self.config.connect_timeout_s),
-                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
-                transport=transport,
-            )
+            http_client(base_url, api_key, self.config, transport, verify=tls, limits=limits)
             for _ in range(n_pools)
         ]
         self._in_flight = [0] * n_pools
@@ -379,14 +405,13 @@ class StreamClient:
             )
         finally:
             self._in_flight[pool] -= 1
-        error = ex.error
-        if error is None:
-            if st.stream_error:
-                error = ("stream_error", st.stream_error)
-            elif st.malformed:
-                error = ("malformed_stream", "; ".join(st.malformed[:3]))
-            elif not st.done and st.finish_reason is None:
-                error = ("truncated_stream", "stream ended without [DONE] or a finish_reason")
+        ended = st.done or st.finish_reason is not None
+        error = end_error(
+            ex,
+            st.stream_error,
+            st.malformed,
+            None if ended else "stream ended without [DONE] or a finish_reason",
+        )
         return RequestRecord(
             params=params,
             t_sent_ns=ex.t_sent_ns,
