@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from dyno.report.render import _md_table
+from dyno.report.render import md_table
 from dyno.store import CheckRow, RunRow
 
 
@@ -18,7 +18,7 @@ def check_markdown(run: RunRow, checks: list[CheckRow]) -> str:
     rows = [
         [c.title, c.status.upper() if c.status == "fail" else c.status, c.evidence, c.fix] for c in checks
     ]
-    return head + _md_table(["check", "status", "evidence", "fix"], rows) + "\n"
+    return head + md_table(["check", "status", "evidence", "fix"], rows) + "\n"
 
 
 def check_json(run: RunRow, checks: list[CheckRow]) -> str:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dyno.report.compare import Cell, Comparison
-from dyno.report.render import _md_table
+from dyno.report.render import md_table
 
 HOW = (
     "×ratio vs the baseline [95% bootstrap interval from the raw samples]; ≈ noise: the interval holds 1; "
@@ -31,7 +31,7 @@ def to_markdown(c: Comparison) -> str:
     for cfg in c.configs:
         name = cfg.name + (" (baseline)" if cfg.run.id == c.baseline_id else "")
         rows.append([name, *(_cell(c, cfg.run.id, col.key) for col in c.columns), cfg.lossless or "-"])
-    parts = [f"## dyno compare · baseline run {c.baseline_id}", "", _md_table(header, rows), "", HOW]
+    parts = [f"## dyno compare · baseline run {c.baseline_id}", "", md_table(header, rows), "", HOW]
     for cfg in c.configs:
         for m in cfg.mismatches:
             parts.append(f"- † run {cfg.run.id}: {m}")

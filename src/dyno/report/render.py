@@ -86,10 +86,11 @@ def fit_width(header: list[str], rows: list[list[str]], width: int) -> tuple[lis
 
     A dozen columns squeezed into 80 wrap every cell to '57…'; one row per figure reads.
     """
-    if natural_width(header, rows) <= width:
+    as_is = natural_width(header, rows)
+    if as_is <= width:
         return header, rows
     turned = turn_on_side(header, rows)
-    return turned if natural_width(*turned) < natural_width(header, rows) else (header, rows)
+    return turned if natural_width(*turned) < as_is else (header, rows)
 
 
 def pivot(s: ScenarioReport) -> tuple[list[str], list[list[str]]]:
@@ -168,7 +169,7 @@ def config_summary(report: Report) -> dict[str, str]:
     return out | {"dyno": run.dyno_version, "endpoint": run.endpoint or "-", "started": run.started_at}
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
+def md_table(header: list[str], rows: list[list[str]]) -> str:
     esc = [[c.replace("|", "\\|") for c in row] for row in [header, *rows]]
     out = ["| " + " | ".join(esc[0]) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in esc[1:]]
@@ -205,7 +206,7 @@ def to_markdown(report: Report) -> str:
     parts = [
         f"## dyno run {run.id} · {run.kind} · {run.status}",
         "",
-        _md_table(list(cfg), [[f"`{v}`" if k == "launch flags" else v for k, v in cfg.items()]]),
+        md_table(list(cfg), [[f"`{v}`" if k == "launch flags" else v for k, v in cfg.items()]]),
     ]
     if run.note:
         parts += ["", f"> {run.note}"]
@@ -213,7 +214,7 @@ def to_markdown(report: Report) -> str:
         parts += ["", f"### {s.name} ({s.status})", ""]
         header, rows = pivot(s)
         if rows:
-            parts.append(_md_table(header, rows))
+            parts.append(md_table(header, rows))
         else:
             parts.append("_no figures_")
         parts += ["", token_line(s.tokens, strong="**")]

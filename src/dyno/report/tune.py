@@ -21,7 +21,7 @@ from rich.text import Text
 
 from dyno.bench.stats import RatioCI, ratio_ci
 from dyno.errors import UsageError
-from dyno.report.render import _md_table, fit_width
+from dyno.report.render import fit_width, md_table
 from dyno.report.verify import build_verify_report
 from dyno.store import RunRow, Store, TrialRow
 from dyno.tune.score import Score, score, winner
@@ -178,7 +178,7 @@ def tune_markdown(rep: TuneReport) -> str:
     parts = [
         f"## dyno tune · run {rep.run.id} · {rep.options.get('profile')} · {rep.run.status}",
         "",
-        _md_table(header, body),
+        md_table(header, body),
         "",
     ]
     parts += [f"- {x}" for x in summary_lines(rep)]

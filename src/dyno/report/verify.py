@@ -45,6 +45,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dyno.errors import UsageError
+from dyno.report.render import md_table
 from dyno.store import RunRow, Store
 from dyno.verify.evaluate import (
     SIDES,
@@ -242,12 +243,6 @@ def to_csv(rep: VerifyReport) -> str:
 # ---- markdown ---------------------------------------------------------------------------------
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    esc = [[c.replace("|", "\\|") for c in row] for row in [header, *rows]]
-    out = ["| " + " | ".join(esc[0]) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return "\n".join(out + ["| " + " | ".join(r) + " |" for r in esc[1:]])
-
-
 def _sides_rows(rep: VerifyReport) -> list[list[str]]:
     return [
         [
@@ -266,7 +261,7 @@ _SIDES_HEADER = ["side", "endpoint", "model", "engine", "launch flags"]
 
 def to_markdown(rep: VerifyReport) -> str:
     run = rep.run
-    parts = [f"## dyno run {run.id} · verify · {run.status}", "", _md_table(_SIDES_HEADER, _sides_rows(rep))]
+    parts = [f"## dyno run {run.id} · verify · {run.status}", "", md_table(_SIDES_HEADER, _sides_rows(rep))]
     if run.note:
         parts += ["", f"> {run.note}"]
     for s in rep.suites:
@@ -278,7 +273,7 @@ def to_markdown(rep: VerifyReport) -> str:
                 f"match rate **{_pct(r.match_rate)}** ({r.matches}/{r.n}), bar ≥ {r.bar:.0%}: **{mark}**"
             )
             by = [[k, f"{m}/{n}", _pct(m / n)] for k, (m, n) in r.by_type().items()]
-            parts += ["", _md_table(["content", "identical", "rate"], by)]
+            parts += ["", md_table(["content", "identical", "rate"], by)]
             for i in r.items:
                 if not i.match:
                     parts += [
@@ -288,7 +283,7 @@ def to_markdown(rep: VerifyReport) -> str:
         elif isinstance(r, MathResult):
             p = r.paired
             parts.append(
-                _md_table(
+                md_table(
                     ["side", "correct", "accuracy"],
                     [
                         ["candidate", f"{p.candidate_right}/{p.n}", _pct(r.accuracy("candidate"))],
@@ -304,11 +299,11 @@ def to_markdown(rep: VerifyReport) -> str:
                     "",
                     "Discordant items:",
                     "",
-                    _md_table(["id", "expected", "candidate", "baseline"], rows),
+                    md_table(["id", "expected", "candidate", "baseline"], rows),
                 ]
         else:
             parts.append(
-                _md_table(
+                md_table(
                     ["side", "valid", "rate", "failures"],
                     [_tools_row(r, side) for side in SIDES],
                 )
@@ -321,7 +316,7 @@ def to_markdown(rep: VerifyReport) -> str:
                 if not getattr(t, side).valid
             ]
             if bad:
-                parts += ["", _md_table(["id", "side", "reason", "detail"], bad)]
+                parts += ["", md_table(["id", "side", "reason", "detail"], bad)]
         parts += [f"- {n}" for n in s.notes]
     parts += ["", f"**verdict: {_verdict_line(rep.verdict)}**"]
     return "\n".join(parts) + "\n"
