@@ -210,6 +210,22 @@ def test_report_is_rederived_from_the_store(tmp_path: Path) -> None:
     st.close()
 
 
+def test_each_side_is_named_with_its_own_engine(tmp_path: Path) -> None:
+    ps = plans()
+    st, run = _store_run(tmp_path, _all_records(ps), ps)
+    st.update_run(
+        run,
+        server_info={
+            "candidate": {"url": "http://cand:1", "engine": "llama.cpp", "engine_version": "b11434"},
+            # a side stored before llama-server support names no engine: it was vLLM
+            "baseline": {"url": "http://base:2", "engine_version": "0.32.0"},
+        },
+    )
+    md = to_markdown(build_verify_report(st, run))
+    assert "| llama.cpp b11434 |" in md and "| vllm 0.32.0 |" in md and "vllm b11434" not in md
+    st.close()
+
+
 def test_dyno_report_dispatches_verify_runs(dyno_home: Path) -> None:
     ps = plans()
     st, run = _store_run(dyno_home, _all_records(ps), ps)

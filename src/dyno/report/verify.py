@@ -70,6 +70,7 @@ class SideInfo:
     url: str | None
     profile: str | None
     model: str | None
+    engine: str
     engine_version: str | None
     launch_flags: list[str] | None
     started_by_verify: bool
@@ -106,6 +107,8 @@ def _side(run: RunRow, label: str) -> SideInfo:
         info.get("url"),
         info.get("profile"),
         info.get("model"),
+        # verify runs stored before llama-server support name no engine: they were all vLLM
+        str(info.get("engine") or (info.get("key_properties") or {}).get("engine") or "vllm"),
         info.get("engine_version"),
         list(flags) if flags is not None else None,
         bool(info.get("started_by_verify")),
@@ -249,7 +252,7 @@ def _sides_rows(rep: VerifyReport) -> list[list[str]]:
             s.label,
             _where(s),
             s.model or "-",
-            f"vllm {s.engine_version}" if s.engine_version else "-",
+            f"{s.engine} {s.engine_version}" if s.engine_version else "-",
             " ".join(s.launch_flags) if s.launch_flags is not None else "(not launched by dyno)",
         ]
         for s in rep.sides

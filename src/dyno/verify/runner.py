@@ -84,6 +84,7 @@ def side_info(t: Target) -> dict[str, Any]:
         "url": t.url,
         "profile": t.profile,
         "model": t.model,
+        "engine": t.engine,
         "engine_version": t.engine_version,
         "models": [m.__dict__ for m in t.served],
         "started_by_verify": t.launched_here,
