@@ -204,7 +204,7 @@ async def _run_scenarios(
                 if progress:
                     progress.scenario(sc.name)
                 sid = sink.start_scenario(run_id, sc.name, sc.config() | {"tokenizer": tokenizer.method})
-                lag = loop.LoopLag()
+                ctx.lag = lag = loop.LoopLag()
                 lag_task = asyncio.create_task(lag.run())
                 try:
                     await ctx.scrape(sc.name, "before")

@@ -22,6 +22,7 @@ from dyno.bench.stats import Summary
 from dyno.bench.tally import Tally
 from dyno.bench.workers import run_on_workers
 from dyno.client import Endpoint, GenRequest, RequestRecord, StreamClient
+from dyno.client.loop import LoopLag
 from dyno.metrics import Scrape, parse
 from dyno.store.sink import RunSink
 from dyno.workloads.synthetic import PromptTokenizer
@@ -64,6 +65,7 @@ class BenchContext:
     tally: Tally = field(default_factory=Tally)
     workers: int = 1  # processes a load is spread over (bench/workers.py)
     requests_stored: int = 0
+    lag: LoopLag = field(default_factory=LoopLag)  # the running scenario's; scrapes pause it
     _salts: itertools.count[int] = field(default_factory=itertools.count)
 
     def salt(self) -> str:
@@ -118,7 +120,9 @@ class BenchContext:
             await on_schedule(jobs, slots, send, time.perf_counter_ns() + START_MARGIN_NS)
 
     async def scrape(self, scenario: str, label: str) -> Scrape | None:
-        return await scrape_into(self.sink, self.run_id, self.endpoint, scenario, label)
+        # Parsing a scrape holds the loop for milliseconds while no request is timed
+        with self.lag.paused():
+            return await scrape_into(self.sink, self.run_id, self.endpoint, scenario, label)
 
     def chat(self, text: str, max_tokens: int, *, fixed: bool = False, **kw: Any) -> GenRequest:
         """A greedy chat request; `fixed` asks the server to ignore EOS and produce exactly max_tokens."""

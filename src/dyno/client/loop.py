@@ -9,11 +9,12 @@ loop is that busy, every timestamp taken on it is that late too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import time
 from array import array
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -42,17 +43,35 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 class LoopLag:
-    """Samples the event loop's lag: how much later than asked a `period_s` sleep returns."""
+    """Samples the event loop's lag: how much later than asked a `period_s` sleep returns.
+
+    Work that holds the loop while nothing is timed (parsing a /metrics scrape between
+    batches) runs under `paused()`: a sample that overlaps it is dropped, so the lag
+    reported is the lag a request's timestamps can have suffered.
+    """
 
     def __init__(self, period_s: float = 0.005) -> None:
         self.period_s = period_s
         self.samples_ms = array("d")
+        self._paused = False
+        self._pauses = 0  # bumped when a pause ends: a sample spanning one is not kept
 
     async def run(self) -> None:
         while True:
+            pauses = self._pauses
             t = time.perf_counter()
             await asyncio.sleep(self.period_s)
-            self.samples_ms.append(max(0.0, (time.perf_counter() - t - self.period_s) * 1000))
+            if pauses == self._pauses and not self._paused:
+                self.samples_ms.append(max(0.0, (time.perf_counter() - t - self.period_s) * 1000))
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        self._paused = True
+        try:
+            yield
+        finally:
+            self._paused = False
+            self._pauses += 1
 
     def quantile_ms(self, q: float) -> float | None:
         if len(self.samples_ms) < 2:
