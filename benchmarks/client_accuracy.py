@@ -2,7 +2,7 @@
 
 Runs the pacing test server (tests/fixtures/pacing_server.py) with a known
 schedule - first content chunk TTFT after the request is read, then one chunk
-every ITL - and measures it with dyno's StreamClient and bench.derive, exactly
+every ITL - and measures it with dyno's StreamClient and client.derive, exactly
 as `dyno bench` would. For every chunk the server logs when it sent it
 (perf_counter_ns, CLOCK_MONOTONIC: one clock for every process on the box), so
 each figure dyno reports has two errors:
@@ -40,8 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from dyno.bench import derive  # noqa: E402
-from dyno.client import GenRequest, RequestRecord, StreamClient  # noqa: E402
+from dyno.client import (  # noqa: E402
+    GenRequest,
+    RequestRecord,
+    StreamClient,
+    derive,
+)
 from tests.fixtures.pacing_server import PacingConfig, PacingServer  # noqa: E402
 
 LEVELS = (1, 16, 64)

@@ -11,7 +11,7 @@ Rows, per concurrency level:
 
 - dyno client     this script in a child process (`--dyno-client`): dyno's
                   StreamClient sends the workload exactly as above and derives
-                  TTFT, ITL and decode tok/s per request with dyno.bench.derive,
+                  TTFT, ITL and decode tok/s per request with dyno.client.derive,
                   as `dyno bench` does; no store, no report.
 - dyno bench CLI  `dyno bench URL --suite full --scenario concurrency
                   --concurrency C --repeat N/C` with a throw-away DYNO_HOME: the
@@ -97,9 +97,8 @@ def serve_child(cfg_json: str) -> None:
 
 async def dyno_client(spec: dict[str, Any]) -> dict[str, Any]:
     """Child mode: the workload through dyno's StreamClient, figures derived as `dyno bench` does."""
-    from dyno.bench import derive
     from dyno.bench.stats import summarize
-    from dyno.client import GenRequest, StreamClient
+    from dyno.client import GenRequest, StreamClient, derive
 
     sem = asyncio.Semaphore(spec["concurrency"])
 

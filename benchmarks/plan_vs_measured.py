@@ -18,9 +18,8 @@ import asyncio
 import statistics
 import sys
 
-from dyno.bench import derive
 from dyno.catalog import get_hardware, get_model, get_quant
-from dyno.client import GenRequest, StreamClient
+from dyno.client import GenRequest, StreamClient, derive
 from dyno.engine import profiles, supervisor
 from dyno.engine.state import liveness, read_state
 from dyno.plan import bytes_per_token, decode_ceiling_tok_s

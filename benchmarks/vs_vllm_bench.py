@@ -16,7 +16,7 @@ stops it at the end. Then, after one warm-up request that neither side counts:
    prose prompt built by dyno.workloads.synthetic.exact_prompt to exactly the
    prompt length the server reported for vllm's requests (usage prompt_tokens,
    chat template included), max_tokens L_out, ignore_eos, temperature 0;
-   figures from dyno.bench.derive.
+   figures from dyno.client.derive.
 
 It prints a table: metric | dyno | vllm bench serve | ratio (dyno / vllm).
 The definitions differ, so each row says what is compared:
@@ -58,8 +58,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dyno.bench import derive
-from dyno.client import GenRequest, RequestRecord, StreamClient
+from dyno.client import GenRequest, RequestRecord, StreamClient, derive
 from dyno.client.endpoint import Endpoint
 from dyno.engine import profiles, supervisor
 from dyno.engine.state import liveness, read_state

@@ -66,9 +66,15 @@ def imports(src: Path, path: Path) -> list[tuple[str, int]]:
             # `from dyno.x import y` may name a module y: count it as that module when it is one.
             for a in node.names:
                 sub = f"{target}.{a.name}"
-                out.append((sub if (src.parent / sub.replace(".", "/")).exists()
-                            or (src.parent / (sub.replace(".", "/") + ".py")).exists() else target,
-                            node.lineno))
+                out.append(
+                    (
+                        sub
+                        if (src.parent / sub.replace(".", "/")).exists()
+                        or (src.parent / (sub.replace(".", "/") + ".py")).exists()
+                        else target,
+                        node.lineno,
+                    )
+                )
     return [(m, line) for m, line in out if m == "dyno" or m.startswith("dyno.")]
 
 

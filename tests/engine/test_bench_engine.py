@@ -10,8 +10,8 @@ import pytest
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
+from dyno.bench.summary import summarize_run
 from dyno.engine.target import TargetSpec
-from dyno.report import build_report
 from dyno.store import Store
 from tests.conftest import RunningEngine
 
@@ -39,7 +39,7 @@ def test_quick_suite_rows_agree_with_metrics(engine: RunningEngine) -> None:
             ("concurrency", "complete"),
         ]
         reqs = store.requests(run.id)
-        report = build_report(store, run.id)
+        report = summarize_run(store, run.id)
     # decode: 1 warm-up + 3x128; ttft: 1 + 3; concurrency: 1 + (1 + 4)
     assert len(reqs) == 4 + 4 + 6 and all(r.ok for r in reqs)
     assert all(r.output_tokens == 128 for r in reqs if r.scenario == "decode" and r.label == "128")
@@ -58,7 +58,7 @@ def test_spec_decode_measures_acceptance_on_an_ngram_engine(spec_tools_engine: R
     with Store(eng.settings.db_path) as store:
         res = run_bench(eng.settings, store, suites.select("standard", ["spec-decode"]), TargetSpec(eng.url))
         assert res.status == "complete"
-        report = build_report(store, res.run_id)
+        report = summarize_run(store, res.run_id)
     spec = report.scenarios[0]
     rows = {(r.label, r.metric): r for r in spec.rows}
     assert not any(n.startswith("speculation off") for n in spec.notes)

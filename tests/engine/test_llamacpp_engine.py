@@ -17,6 +17,7 @@ import pytest
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
+from dyno.bench.summary import summarize_run
 from dyno.client import Endpoint
 from dyno.engine import llamacpp
 from dyno.engine.state import group_members, read_state
@@ -24,7 +25,6 @@ from dyno.engine.target import TargetSpec
 from dyno.errors import EngineError
 from dyno.metrics import counter_delta, parse
 from dyno.metrics.vllm import GENERATION_TOKENS
-from dyno.report import build_report
 from dyno.settings import Settings
 from dyno.store import Store
 
@@ -88,7 +88,7 @@ def test_up_chat_metrics_bench_down(dyno_home: Path) -> None:
             run = store.list_runs(kind="bench")[0]
             assert run.status == "complete" and run.engine == "llama.cpp"
             reqs = store.requests(run.id)
-            report = build_report(store, run.id)
+            report = summarize_run(store, run.id)
         assert reqs and all(r.ok for r in reqs)
         # every response carried llama.cpp's own timing of it
         for rec in reqs:
@@ -116,7 +116,7 @@ def test_ngram_speculation_acceptance_is_read_from_llamas_counters(dyno_home: Pa
         with Store(s.db_path) as store:
             res = run_bench(s, store, suites.select("standard", ["spec-decode"]), TargetSpec(state.url))
             assert res.status == "complete"
-            report = build_report(store, res.run_id)
+            report = summarize_run(store, res.run_id)
     finally:
         dyno(dyno_home, "down")
     spec = report.scenarios[0]

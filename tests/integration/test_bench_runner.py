@@ -14,9 +14,9 @@ import pytest
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
+from dyno.bench.summary import summarize_run
 from dyno.client.records import RequestRecord
 from dyno.engine.target import TargetSpec
-from dyno.report import build_report
 from dyno.settings import Settings
 from dyno.store import Store
 from tests.conftest import default_sigint
@@ -30,7 +30,7 @@ def test_quick_suite_recovers_the_servers_pace_and_its_token_counts(
     s = Settings.from_env()
     with Store(s.db_path) as store:
         res = run_bench(s, store, suites.select("quick"), TargetSpec(srv.url))
-        rep = build_report(store, res.run_id)
+        rep = summarize_run(store, res.run_id)
         run = store.get_run(res.run_id)
     assert res.status == "complete" and run is not None and run.status == "complete"
     assert [(x.name, x.status) for x in rep.scenarios] == [

@@ -24,8 +24,7 @@ from typing import Any
 
 import pytest
 
-from dyno.bench import derive
-from dyno.client import Endpoint, GenRequest, RequestRecord, StreamClient
+from dyno.client import Endpoint, GenRequest, RequestRecord, StreamClient, derive
 from dyno.client.records import Endpoint as EndpointKind
 from dyno.metrics import Scrape, counter_delta, parse
 from tests.fixtures.pacing import StartPacing

@@ -6,18 +6,23 @@ import json
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
+from dyno.bench.summary import summarize_run
 from dyno.engine import profiles
-from dyno.engine.target import TargetSpec, ceiling_for, locate, open_target
-from dyno.errors import UsageError
+from dyno.engine.target import TargetSpec, ceiling_for, locate, open_target, prepare_targets
+from dyno.errors import EndpointError, UsageError
 from dyno.plan import CeilingInputs, ceiling_tok_s
 from dyno.probe.runner import CheckOptions, run_check
-from dyno.report import build_report
 from dyno.report.render import to_csv, to_markdown
 from dyno.settings import Settings
 from dyno.store import Store, connect
@@ -72,6 +77,77 @@ def test_the_served_model_is_picked_or_checked(pacing_server: StartPacing, dyno_
         assert t.model is None and t.problem is not None and "does not serve" in t.problem
 
 
+class _CountingServer(ThreadingHTTPServer):
+    hits: Counter[str]
+
+
+class _Models(BaseHTTPRequestHandler):
+    """Serves model `m` as vLLM would and counts every GET by path."""
+
+    server: _CountingServer
+
+    def do_GET(self) -> None:
+        self.server.hits[self.path] += 1
+        body = {
+            "/v1/models": {"data": [{"id": "m", "max_model_len": 2048}]},
+            "/version": {"version": "0.32.0"},
+        }
+        payload = json.dumps(body.get(self.path, {})).encode()
+        self.send_response(200 if self.path in body else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def counting_server() -> Iterator[tuple[str, Counter[str]]]:
+    srv = _CountingServer(("127.0.0.1", 0), _Models)
+    srv.hits = Counter()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", srv.hits
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_prepared_sides_are_probed_once_each_and_opened_without_asking_again(dyno_home: Path) -> None:
+    s = Settings.from_env()
+    with counting_server() as (url, hits):
+        sides = prepare_targets(
+            s, TargetSpec(url + "/v1", role="candidate"), TargetSpec(url, "m", role="baseline")
+        )
+        assert hits["/v1/models"] == 2  # one probe per side, both before anything is opened
+        assert [loc.probed.model if loc.probed else None for loc in sides] == ["m", "m"]
+        for loc in sides:
+            with open_target(s, loc.spec, located=loc) as t:
+                assert (t.url, t.model, t.engine, t.spec.role) == (url, "m", "vllm", loc.spec.role)
+        assert hits["/v1/models"] == 2
+        with open_target(s, TargetSpec(url)) as t:  # an unprepared open still asks
+            assert t.model == "m"
+        assert hits["/v1/models"] == 3
+
+
+def test_preparing_refuses_a_side_it_cannot_use_before_anything_runs(
+    dyno_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = Settings.from_env()
+    with counting_server() as (url, _hits):
+        with pytest.raises(UsageError, match="does not serve 'other'"):
+            prepare_targets(s, TargetSpec(url), TargetSpec(url, "other", role="baseline"))
+        monkeypatch.delenv("DYNO_TEST_NO_KEY", raising=False)
+        # a profile side's missing key is refused here too, not once its engine would start
+        with pytest.raises(UsageError, match="DYNO_TEST_NO_KEY"):
+            prepare_targets(s, TargetSpec(url), TargetSpec("smollm2", api_key_env="DYNO_TEST_NO_KEY"))
+    with pytest.raises(EndpointError, match="cannot verify the baseline side"):
+        prepare_targets(s, TargetSpec(url, role="baseline", purpose="verify"))
+
+
 def test_a_bench_run_stores_its_ceiling_and_prints_each_decode_figure_against_it(
     pacing_server: StartPacing, dyno_home: Path
 ) -> None:
@@ -88,7 +164,7 @@ def test_a_bench_run_stores_its_ceiling_and_prints_each_decode_figure_against_it
             suite="quick",
         )
         run = store.get_run(res.run_id)
-        rep = build_report(store, res.run_id)
+        rep = summarize_run(store, res.run_id)
     assert run is not None and run.ceiling is not None
     inputs = CeilingInputs.from_dict(run.ceiling)
     assert inputs is not None and inputs.hardware == "gb10" and inputs.model == "smollm2-135m-instruct"

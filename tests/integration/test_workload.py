@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dyno.bench import derive
 from dyno.bench.runner import run_bench
 from dyno.bench.scenarios.workload import Workload
+from dyno.bench.summary import summarize_run
+from dyno.client import derive
 from dyno.engine.target import TargetSpec
-from dyno.report import build_report
 from dyno.settings import Settings
 from dyno.store import Store
 from dyno.workloads.shapes import Lengths
@@ -50,7 +50,7 @@ def test_a_rate_load_stores_intended_times_and_dispatch_delay(
     )
     rid, store = run(srv.url, w)
     reqs = [r for r in store.requests(rid) if r.label == "r40"]
-    rep = build_report(store, rid)
+    rep = summarize_run(store, rid)
     store.close()
     assert len(reqs) == 40 and all(r.t_intended_ns is not None for r in reqs)
     intended = sorted(r.t_intended_ns or 0 for r in reqs)
@@ -70,7 +70,7 @@ def test_sent_is_stamped_at_the_wire_and_the_server_reads_it_after(
     srv = pacing_server(ttft_s=0.03, itl_s=0.002, per_request_metrics=True)
     rid, store = run(srv.url, Workload(levels=(2,), requests=6, output_tokens=Lengths("fixed", 16)))
     reqs = [r for r in store.requests(rid) if r.label == "c2"]
-    rep = build_report(store, rid)
+    rep = summarize_run(store, rid)
     store.close()
     received = sorted(x.t_received_ns for x in srv.sent_log)
     for r in reqs:

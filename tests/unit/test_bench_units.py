@@ -10,7 +10,8 @@ from dyno.bench import suites
 from dyno.bench.scenario import ResultRow
 from dyno.bench.scenarios import TTFT, Concurrency, Decode
 from dyno.bench.scenarios.cache import verdict
-from dyno.bench.scenarios.features import suggest_tool_parser, tools_not_enabled
+from dyno.bench.scenarios.features import tools_not_enabled
+from dyno.catalog.tools import suggest_tool_parser
 from dyno.client import server_message
 from dyno.errors import UsageError
 from dyno.workloads.synthetic import EstimateTokenizer, exact_prompt
@@ -89,8 +90,8 @@ def test_tool_400_is_recognised_from_vllms_message() -> None:
 
 
 def test_a_probe_whose_400_is_its_answer_is_not_a_failed_request() -> None:
-    from dyno.bench.tally import Tally
     from dyno.client.records import RequestRecord
+    from dyno.store import Tally
 
     t = Tally()
     probe = RequestRecord(

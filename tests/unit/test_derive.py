@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from dyno.bench import derive
+from dyno.client import derive
 from dyno.client.records import Chunk, ChunkKind, RequestRecord
 
 MS = 1_000_000

@@ -14,8 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dyno.bench import derive
-from dyno.client import Endpoint
+from dyno.client import Endpoint, derive
 from dyno.engine import llamacpp, profiles
 from dyno.engine.state import EngineState
 from dyno.errors import EngineError

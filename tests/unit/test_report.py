@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from dyno.bench.summary import summarize_run
 from dyno.client.records import Chunk, RequestRecord
 from dyno.provenance import RunProvenance
-from dyno.report import build_report, to_csv, to_json, to_markdown
+from dyno.report import to_csv, to_json, to_markdown
 from dyno.report.terminal import print_report
 from dyno.store import Store
 
@@ -67,7 +68,7 @@ def make_run(tmp_path: Path, usage_tokens: list[int]) -> tuple[Store, int]:
 def test_markdown_is_shaped_like_a_field_report(tmp_path: Path) -> None:
     # The real scrapes between them saw 20 generated tokens: 10 + 10 agree.
     st, run = make_run(tmp_path, [10, 10])
-    rep = build_report(st, run)
+    rep = summarize_run(st, run)
     md = to_markdown(rep)
     assert "| engine | model | revision | quant | max_model_len | launch flags | hardware |" in md
     assert "`--enforce-eager --max-model-len 2048`" in md and "Test CPU (2 cores)" in md
@@ -83,7 +84,7 @@ def test_markdown_is_shaped_like_a_field_report(tmp_path: Path) -> None:
 def test_a_wide_table_turns_on_its_side_on_a_narrow_terminal(tmp_path: Path) -> None:
     # rich squeezes a dozen columns into 80 by wrapping every cell to '20…'; one row per figure reads
     st, run = make_run(tmp_path, [10, 10])
-    rep = build_report(st, run)
+    rep = summarize_run(st, run)
 
     def printed(width: int) -> str:
         console = Console(width=width, record=True, file=io.StringIO())
@@ -98,7 +99,7 @@ def test_a_wide_table_turns_on_its_side_on_a_narrow_terminal(tmp_path: Path) -> 
 
 def test_a_token_disagreement_is_reported(tmp_path: Path) -> None:
     st, run = make_run(tmp_path, [10, 15])  # usage 25, /metrics saw 20
-    rep = build_report(st, run)
+    rep = summarize_run(st, run)
     assert "DISAGREE" in to_markdown(rep)
     assert rep.warnings == ["decode: usage says 25 output tokens, /metrics delta says 20"]
     assert json.loads(to_json(rep))["warnings"] == rep.warnings
@@ -106,7 +107,7 @@ def test_a_token_disagreement_is_reported(tmp_path: Path) -> None:
 
 def test_csv_and_json_carry_the_same_rows(tmp_path: Path) -> None:
     st, run = make_run(tmp_path, [10, 10])
-    rep = build_report(st, run)
+    rep = summarize_run(st, run)
     rows = list(csv.DictReader(io.StringIO(to_csv(rep))))
     doc = json.loads(to_json(rep))
     assert {r["metric"] for r in rows} == {r["metric"] for r in doc["scenarios"][0]["results"]}
@@ -118,7 +119,7 @@ def test_csv_and_json_carry_the_same_rows(tmp_path: Path) -> None:
 def test_warmups_are_stored_but_excluded(tmp_path: Path) -> None:
     st, run = make_run(tmp_path, [10, 10])
     st.add_request(run, rec("warmup", 0, 3))
-    rep = build_report(st, run)
+    rep = summarize_run(st, run)
     dec = next(r for r in rep.scenarios[0].rows if r.metric == "decode_tok_s")
     assert dec.n == 2
     assert len(st.requests(run)) == 3
@@ -131,5 +132,5 @@ def test_a_saturated_client_is_called_out(tmp_path: Path, cpu: float, noted: boo
     sid = st.start_scenario(run, "decode", {})
     st.add_request(run, rec("10", 0, 10))
     st.finish_scenario(sid, "complete", [], {"client_cpu_fraction": cpu})
-    notes = build_report(st, run).scenarios[0].notes
+    notes = summarize_run(st, run).scenarios[0].notes
     assert any("of a CPU core" in n for n in notes) is noted

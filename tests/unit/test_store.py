@@ -79,7 +79,7 @@ def test_request_rows_round_trip_raw(tmp_path: Path) -> None:
 
 
 def test_chunks_come_back_compact_and_derive_the_same(tmp_path: Path) -> None:
-    from dyno.bench import derive
+    from dyno.client import derive
     from dyno.client.records import ChunkSeq
 
     chunks = (

@@ -15,11 +15,12 @@ from rich.console import Console
 
 from dyno.client.records import RequestRecord
 from dyno.provenance import RunProvenance
-from dyno.report.verify import build_verify_report, show, to_csv, to_json, to_markdown
+from dyno.report.verify import print_text, to_csv, to_json, to_markdown
 from dyno.settings import Settings
 from dyno.store import Store
 from dyno.verify.evaluate import facts, judge, verdict
 from dyno.verify.suites import SuitePlan, plan_suites
+from dyno.verify.summary import build_verify_report
 from dyno.workloads.verify_sets import LOSSLESS_PROMPTS, MATH_PROBLEMS
 
 
@@ -201,7 +202,7 @@ def test_report_is_rederived_from_the_store(tmp_path: Path) -> None:
     assert len(rows) == 15 and rows[3]["candidate"] == "mismatch" and rows[5]["suite"] == "math"
 
     buf = io.StringIO()
-    show(rep, "text", Console(file=buf, width=160, color_system=None))
+    print_text(rep, Console(file=buf, width=160, color_system=None))
     text = buf.getvalue()
     assert "match rate 60.0% (3/5), bar ≥ 80%: FAIL" in text
     assert "red fox" in text and "brown fox" in text
@@ -250,6 +251,17 @@ def test_dyno_report_dispatches_verify_runs(dyno_home: Path) -> None:
         timeout=60,
     )
     assert text.returncode == 0 and "verdict: FAIL" in text.stdout
+    # -o writes the file and nothing to stdout (the verify renderer used to print past the path)
+    md = dyno_home / "out" / "verify.md"
+    to_file = subprocess.run(
+        [sys.executable, "-m", "dyno.cli", "report", str(run), "--format", "md", "-o", str(md)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert to_file.returncode == 0, to_file.stderr
+    assert f"dyno run {run} · verify" in md.read_text() and "verify" not in to_file.stdout
 
 
 def test_lossless_set_is_interleaved_in_the_plan() -> None:

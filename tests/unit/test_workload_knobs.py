@@ -19,6 +19,7 @@ from dyno.bench.scenarios.workload import Workload
 from dyno.bench.suites import WorkloadKnobs, choose
 from dyno.client import Endpoint, StreamClient
 from dyno.errors import UsageError
+from dyno.store import RunRecorder, Tally
 from dyno.workloads.dataset import load_dataset
 from dyno.workloads.shapes import Lengths, parse_lengths
 from dyno.workloads.synthetic import EstimateTokenizer
@@ -127,7 +128,8 @@ def sent_by(w: Workload) -> list[dict[str, Any]]:
     async def go() -> None:
         async with StreamClient("http://t", transport=httpx.MockTransport(rec)) as client:
             ep = Endpoint("http://t", transport=httpx.MockTransport(lambda r: httpx.Response(404)))
-            ctx = BenchContext(client, ep, "m", 4096, EstimateTokenizer(), NullSink(), 1, "salt")  # type: ignore[arg-type]
+            run = RunRecorder(NullSink(), 1, "bench", Tally(), 0.0)  # type: ignore[arg-type]
+            ctx = BenchContext(client, ep, "m", 4096, EstimateTokenizer(), run, "salt")
             await w.run(ctx)
 
     asyncio.run(go())

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dyno.bench import derive
 from dyno.bench.scenario import ScenarioData
+from dyno.client import derive
 from dyno.metrics import counter_delta
 from dyno.metrics.vllm import GENERATION_TOKENS
 

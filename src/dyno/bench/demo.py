@@ -27,6 +27,7 @@ def run_demo(
     progress: BenchProgress | None = None,
     step: Callable[[str], None] = lambda _m: None,
     on_progress: supervisor.ProgressFn | None = None,
+    max_error_rate: float = 0.0,
 ) -> BenchResult:
     return run_bench(
         settings,
@@ -38,4 +39,6 @@ def run_demo(
         progress=progress,
         step=step,
         on_engine_progress=on_progress,
+        max_error_rate=max_error_rate,
+        every_scenario=True,
     )

@@ -14,15 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from dyno import signals
 from dyno.bench.scenario import BenchContext, Scenario, ServerGone
-from dyno.bench.tally import Tally, exit_code, run_status
 from dyno.bench.workers import WorkerDied
 from dyno.client import ClientConfig, StreamClient, loop
 from dyno.engine import supervisor
 from dyno.engine.target import Target, TargetSpec, open_target
 from dyno.settings import Settings
-from dyno.store.sink import RunSink
+from dyno.store import RunOutcome, RunRecorder, RunSink, record_run
 from dyno.workloads.synthetic import pick_tokenizer
 
 
@@ -33,24 +31,12 @@ class BenchProgress(Protocol):
 
 
 @dataclass(frozen=True)
-class BenchResult:
-    run_id: int
-    status: str  # complete | partial | failed
-    url: str
-    message: str  # why a run is partial; "" when it ran through
-    scenario_status: dict[str, str]
-    tally: Tally = field(default_factory=Tally)  # measured requests, failures by kind
+class BenchResult(RunOutcome):
+    """A bench run's outcome, with what only a bench has."""
+
+    url: str = ""
+    scenario_status: dict[str, str] = field(default_factory=dict)
     kept_up: bool = False  # an engine this run started is still running
-
-    def exit_code(self, max_error_rate: float = 0.0) -> int:
-        return exit_code(self.status, self.tally, max_error_rate)
-
-    def failure_message(self) -> str:
-        """Why the run does not pass: partial, failed requests grouped by kind; '' when it passes."""
-        parts = [self.message] if self.message else []
-        if self.tally.failed:
-            parts.append(self.tally.summary())
-        return "; ".join(parts)
 
 
 DEFINITIONS = {
@@ -82,6 +68,8 @@ def run_bench(
     on_engine_progress: supervisor.ProgressFn | None = None,
     client_config: ClientConfig | None = None,
     workers: int = 1,
+    max_error_rate: float = 0.0,
+    every_scenario: bool = False,
 ) -> BenchResult:
     """Open the target (starting its engine when it must), bench it, stop what was started."""
     with open_target(settings, spec, step=step, on_engine_progress=on_engine_progress) as target:
@@ -94,6 +82,8 @@ def run_bench(
             progress=progress,
             client_config=client_config,
             workers=workers,
+            max_error_rate=max_error_rate,
+            every_scenario=every_scenario,
         )
     return replace(result, kept_up=target.launched_here and spec.keep)
 
@@ -108,51 +98,36 @@ def bench_target(
     progress: BenchProgress | None = None,
     client_config: ClientConfig | None = None,
     workers: int = 1,
+    max_error_rate: float = 0.0,
+    every_scenario: bool = False,
 ) -> BenchResult:
-    """Bench a target that is already open: one run row, one scenario row per scenario."""
+    """Bench a target that is already open: one run row, one scenario row per scenario.
+
+    `every_scenario`: the run fails when a scenario did not complete (the demo: a user's first look).
+    """
     if target.model is None:  # open_target is strict; a caller that opened it otherwise must not get here
         raise ValueError(f"no served model picked for {target.url}: {target.problem}")
     workload = {"suite": suite, "scenarios": [{"name": s.name, **s.config()} for s in scenarios]}
     prov = target.provenance()
     prov = replace(prov, key_properties=(prov.key_properties or {}) | {"workload": workload})
-    run_id = sink.start_run(
-        kind=kind,
-        prov=prov,
-        method={
-            **workload,
-            "definitions": DEFINITIONS,
-            "api_key_env": target.spec.api_key_env,
-            "event_loop": loop.loop_name(),
-            "workers": workers,
-        },
-    )
-    status = "partial"
-    message = "interrupted"
+    method = {
+        **workload,
+        "definitions": DEFINITIONS,
+        "api_key_env": target.spec.api_key_env,
+        "event_loop": loop.loop_name(),
+        "workers": workers,
+    }
     outcome: dict[str, str] = {}
-    tally = Tally()
-    try:
-        message = loop.run(
-            _run_scenarios(
-                sink,
-                target,
-                target.model,
-                scenarios,
-                run_id,
-                progress,
-                outcome,
-                tally,
-                client_config,
-                workers,
-            )
+    with record_run(sink, kind, prov, method, max_error_rate=max_error_rate) as run:
+        stopped = loop.run(
+            _run_scenarios(run, target, target.model, scenarios, progress, outcome, client_config, workers)
         )
-        status = run_status(not message, tally)
-    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
-        message = signals.describe(e)
-        raise
-    finally:
-        note = "; ".join(x for x in (message, tally.summary()) if x)
-        sink.finish_run(run_id, status, note=note or None)
-    return BenchResult(run_id, status, target.url, message, outcome, tally)
+        if stopped:
+            run.stop(stopped)
+        failed = [name for name, st in outcome.items() if st != "complete"]
+        if every_scenario and failed:
+            run.fail(f"scenarios did not complete: {', '.join(failed)}")
+    return run.outcome.with_details(BenchResult, url=target.url, scenario_status=outcome)
 
 
 def client_health(cpu_fraction: float, lag: loop.LoopLag) -> dict[str, Any]:
@@ -167,14 +142,12 @@ def client_health(cpu_fraction: float, lag: loop.LoopLag) -> dict[str, Any]:
 
 
 async def _run_scenarios(
-    sink: RunSink,
+    run: RunRecorder,
     target: Target,
     model: str,
     scenarios: list[Scenario],
-    run_id: int,
     progress: BenchProgress | None,
     outcome: dict[str, str],
-    tally: Tally,
     client_config: ClientConfig | None,
     workers: int,
 ) -> str:
@@ -193,17 +166,15 @@ async def _run_scenarios(
                 model=model,
                 max_model_len=max_len,
                 tokenizer=tokenizer,
-                sink=sink,
-                run_id=run_id,
-                run_salt=f"{run_id}{secrets.token_hex(3)}",
+                run=run,
+                run_salt=f"{run.id}{secrets.token_hex(3)}",
                 advance=progress.advance if progress else (lambda _n: None),
-                tally=tally,
                 workers=workers,
             )
             for i, sc in enumerate(scenarios):
                 if progress:
                     progress.scenario(sc.name)
-                sid = sink.start_scenario(run_id, sc.name, sc.config() | {"tokenizer": tokenizer.method})
+                sid = run.start_scenario(sc.name, sc.config() | {"tokenizer": tokenizer.method})
                 ctx.lag = lag = loop.LoopLag()
                 lag_task = asyncio.create_task(lag.run())
                 try:
@@ -214,20 +185,20 @@ async def _run_scenarios(
                     client_cpu = (time.process_time() - cpu0) / max(time.monotonic() - wall0, 1e-9)
                     await ctx.scrape(sc.name, "after")
                     facts: dict[str, Any] = result.facts | client_health(client_cpu, lag)
-                    sink.finish_scenario(sid, result.status, list(result.notes), facts)
+                    run.finish_scenario(sid, result.status, list(result.notes), facts)
                     outcome[sc.name] = result.status
                 except (ServerGone, WorkerDied) as e:
-                    sink.finish_scenario(sid, "partial", [str(e)], {})
+                    run.finish_scenario(sid, "partial", [str(e)], {})
                     outcome[sc.name] = "partial"
                     for rest in scenarios[i + 1 :]:
                         outcome[rest.name] = "skipped"
                     what = "the server stopped answering" if isinstance(e, ServerGone) else "a worker died"
-                    return f"{what} during {sc.name}: {e}. {ctx.requests_stored} finished requests are stored"
+                    return f"{what} during {sc.name}: {e}. {run.stored} finished requests are stored"
                 except asyncio.CancelledError:
-                    sink.finish_scenario(sid, "partial", ["interrupted"], {})
+                    run.finish_scenario(sid, "partial", ["interrupted"], {})
                     raise
                 except Exception as e:  # a broken scenario must not take the suite down with it
-                    sink.finish_scenario(sid, "failed", [f"scenario failed: {type(e).__name__}: {e}"], {})
+                    run.finish_scenario(sid, "failed", [f"scenario failed: {type(e).__name__}: {e}"], {})
                     outcome[sc.name] = "failed"
                 finally:
                     lag_task.cancel()

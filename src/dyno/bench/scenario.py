@@ -19,12 +19,11 @@ from typing import Any, ClassVar, Protocol
 from dyno.bench.execute import Job, on_schedule, sustain
 from dyno.bench.figures import figure
 from dyno.bench.stats import Summary
-from dyno.bench.tally import Tally
 from dyno.bench.workers import run_on_workers
 from dyno.client import Endpoint, GenRequest, RequestRecord, StreamClient
 from dyno.client.loop import LoopLag
-from dyno.metrics import Scrape, parse
-from dyno.store.sink import RunSink
+from dyno.metrics import Scrape
+from dyno.store import RunRecorder
 from dyno.workloads.synthetic import PromptTokenizer
 
 START_MARGIN_NS = 5_000_000  # a rate load's first request is due this long after the load starts
@@ -37,34 +36,19 @@ class ServerGone(Exception):
     """The endpoint stopped answering in the middle of a run."""
 
 
-async def scrape_into(
-    sink: RunSink, run_id: int, endpoint: Endpoint, scenario: str, label: str
-) -> Scrape | None:
-    """Scrape /metrics, store the raw text with the run, and return it parsed (None: no /metrics)."""
-    text = await asyncio.to_thread(endpoint.metrics_text)
-    if text is None:
-        return None
-    t = time.perf_counter_ns()
-    sink.add_scrape(run_id, scenario, label, t, text)
-    return parse(text, t)
-
-
 @dataclass
 class BenchContext:
-    """What a scenario runs against; every request and scrape goes to the sink as it happens."""
+    """What a scenario runs against; every request and scrape goes to the run's recorder as it happens."""
 
     client: StreamClient
     endpoint: Endpoint
     model: str
     max_model_len: int
     tokenizer: PromptTokenizer
-    sink: RunSink
-    run_id: int
+    run: RunRecorder
     run_salt: str
     advance: Callable[[int], None] = lambda _n: None
-    tally: Tally = field(default_factory=Tally)
     workers: int = 1  # processes a load is spread over (bench/workers.py)
-    requests_stored: int = 0
     lag: LoopLag = field(default_factory=LoopLag)  # the running scenario's; scrapes pause it
     _salts: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -81,9 +65,7 @@ class BenchContext:
     async def record(self, rec: RequestRecord) -> RequestRecord:
         """Store a finished request (sent here or by a worker), count it, and ask whether the
         server is still there when it failed the way a dead server makes requests fail."""
-        self.sink.add_request(self.run_id, rec)
-        self.tally.add(rec)
-        self.requests_stored += 1
+        self.run.record(rec)
         self.advance(1)
         if rec.error_kind in _SUSPECT and not await asyncio.to_thread(self.endpoint.healthy):
             raise ServerGone(
@@ -122,7 +104,7 @@ class BenchContext:
     async def scrape(self, scenario: str, label: str) -> Scrape | None:
         # Parsing a scrape holds the loop for milliseconds while no request is timed
         with self.lag.paused():
-            return await scrape_into(self.sink, self.run_id, self.endpoint, scenario, label)
+            return await self.run.scrape(self.endpoint, scenario, label)
 
     def chat(self, text: str, max_tokens: int, *, fixed: bool = False, **kw: Any) -> GenRequest:
         """A greedy chat request; `fixed` asks the server to ignore EOS and produce exactly max_tokens."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -24,6 +25,8 @@ from dyno.catalog.types import (
     Variant,
 )
 from dyno.errors import UsageError
+
+T = TypeVar("T")
 
 DEFAULT_QUANTIZED: tuple[TensorGroup, ...] = ("attention", "mlp", "experts")
 
@@ -303,28 +306,24 @@ def get_hardware(hardware_id: str, *, cpu_cache: Path | None = None) -> Hardware
     raise _unknown("hardware", hardware_id, hardware_ids())
 
 
+def _lookup(kind: str, table: Mapping[str, T], ref: str) -> T:
+    """An entry by id (any case, spaces trimmed), or the one "unknown X" error naming the known ids."""
+    found = table.get(ref.strip().lower())
+    if found is None:
+        raise _unknown(kind, ref, list(table))
+    return found
+
+
 def get_model(model_id: str) -> Model:
-    cat = catalog()
-    m = cat.models.get(model_id.strip().lower())
-    if m is None:
-        raise _unknown("model", model_id, list(cat.models))
-    return m
+    return _lookup("model", catalog().models, model_id)
 
 
 def get_quant(quant_id: str) -> QuantFormat:
-    cat = catalog()
-    q = cat.quants.get(quant_id.strip().lower())
-    if q is None:
-        raise _unknown("quant", quant_id, list(cat.quants))
-    return q
+    return _lookup("quant", catalog().quants, quant_id)
 
 
 def get_drafter(drafter_id: str) -> Drafter:
-    cat = catalog()
-    d = cat.drafters.get(drafter_id.strip().lower())
-    if d is None:
-        raise _unknown("drafter", drafter_id, list(cat.drafters))
-    return d
+    return _lookup("drafter", catalog().drafters, drafter_id)
 
 
 def _names(ref: str) -> set[str]:

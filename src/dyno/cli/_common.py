@@ -23,10 +23,9 @@ from rich.progress import (
 )
 
 from dyno import signals
-from dyno.bench.runner import BenchResult
 from dyno.engine.supervisor import ProgressFn
 from dyno.settings import Settings
-from dyno.store import Store
+from dyno.store import RunOutcome, stored_runs
 
 console = Console()
 err_console = Console(stderr=True)
@@ -102,20 +101,23 @@ def max_error_rate_option() -> Any:  # a typer OptionInfo, used as a parameter d
     )
 
 
-def exit_for(result: BenchResult, max_error_rate: float, what: str = "run") -> None:
-    """Say where the run is stored, and exit non-zero (with the reasons) when it does not pass."""
-    code = result.exit_code(max_error_rate)
-    if code:
+def finish(outcome: RunOutcome, stored: str | None = None) -> None:
+    """The one way a run's command ends: where it is stored, why it does not pass, its exit code."""
+    what = "demo run" if outcome.kind == "demo" else f"{outcome.kind} run"
+    err_console.print(
+        stored or f"stored as run {outcome.run_id}; `dyno report {outcome.run_id}` renders it again",
+        highlight=False,
+    )
+    if outcome.tolerated:
+        err_console.print(f"[yellow]tolerated[/]: {escape(outcome.tolerated)}", highlight=False)
+    if outcome.exit_code:
         err_console.print(
-            f"[red]{what} {result.run_id} is {result.status}[/]: {escape(result.failure_message())}",
+            f"[red]{what} {outcome.run_id} is {outcome.status}[/]: {escape(outcome.message)}"
+            if outcome.status != "complete"
+            else f"[red]{what} {outcome.run_id} does not pass[/]: {escape(outcome.message)}",
             highlight=False,
         )
-        raise typer.Exit(code)
-    if result.tally.failed:
-        err_console.print(
-            f"[yellow]tolerated (--max-error-rate {max_error_rate:g})[/]: {escape(result.tally.summary())}",
-            highlight=False,
-        )
+    raise typer.Exit(outcome.exit_code)
 
 
 @contextmanager
@@ -143,14 +145,16 @@ def exits_on_signal(what_happened: str) -> Iterator[None]:
 
 
 @contextmanager
-def stored_on_interrupt(store: Store, what: str = "run") -> Iterator[None]:
-    """Ctrl-C, SIGTERM or SIGHUP: say what was kept, exit 128 + the signal number."""
+def stored_on_interrupt() -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP: say which runs were kept (the recorder names them), exit 128 + N."""
     try:
         yield
     except KeyboardInterrupt as e:
-        rid = store.latest_run_id()
+        runs = stored_runs(e)
         kept = (
-            f"run {rid} is stored as partial with what it measured" if rid is not None else "nothing stored"
+            f"run {', '.join(map(str, runs))} is stored as partial with what it measured"
+            if runs
+            else "nothing stored"
         )
         err_console.print(f"[yellow]{escape(signals.describe(e))}[/]: {kept}")
         raise typer.Exit(signals.exit_code(e)) from None

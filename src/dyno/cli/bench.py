@@ -11,8 +11,7 @@ from dyno.bench import suites
 from dyno.bench.runner import run_bench
 from dyno.cli._common import (
     console,
-    err_console,
-    exit_for,
+    finish,
     max_error_rate_option,
     request_progress,
     settings,
@@ -132,7 +131,7 @@ def register(app: typer.Typer) -> None:
         spec = TargetSpec(target, model, api_key_env, hardware, keep)
         s = settings()
         with Store(s.db_path) as store:
-            with stored_on_interrupt(store), request_progress() as bar:
+            with stored_on_interrupt(), request_progress() as bar:
                 result = run_bench(
                     s,
                     store,
@@ -144,7 +143,7 @@ def register(app: typer.Typer) -> None:
                     on_engine_progress=bar.engine_progress,
                     client_config=ClientConfig(request_deadline_s=request_timeout),
                     workers=workers,
+                    max_error_rate=max_error_rate,
                 )
             show_run(store, result.run_id, fmt, console)
-        err_console.print(f"stored as run {result.run_id}; `dyno report {result.run_id}` renders it again")
-        exit_for(result, max_error_rate)
+        finish(result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from dyno.cli._common import console, err_console, max_error_rate_option, settings, stored_on_interrupt
+from dyno.cli._common import console, finish, max_error_rate_option, settings, stored_on_interrupt
 from dyno.probe.runner import CheckOptions, run_check
 from dyno.report.show import Format, show_run
 from dyno.store import Store
@@ -50,11 +50,9 @@ def register(app: typer.Typer) -> None:
             api_key_env=api_key_env,
         )
         with Store(s.db_path) as store:
-            with stored_on_interrupt(store), console.status("checking ...") as status:
-                rep = run_check(s, store, opts, step=lambda m: status.update(f"checking {escape(m)} ..."))
+            with stored_on_interrupt(), console.status("checking ...") as status:
+                rep = run_check(
+                    s, store, opts, lambda m: status.update(f"checking {escape(m)} ..."), max_error_rate
+                )
             show_run(store, rep.run_id, fmt, console)
-        if rep.failed:
-            err_console.print(f"[red]{sum(r.status == 'fail' for r in rep.results)} check(s) failed[/]")
-        if rep.tally.failed:
-            err_console.print(f"[yellow]{escape(rep.tally.summary())}[/]", highlight=False)
-        raise typer.Exit(rep.exit_code(max_error_rate))
+        finish(rep)

@@ -7,9 +7,8 @@ from pathlib import Path
 import typer
 
 from dyno.cli._common import console, err_console, settings, writer
-from dyno.report import resolve_run_id
 from dyno.report.show import Format, show_comparison
-from dyno.store import Store
+from dyno.store import Store, resolve_run_id
 
 
 def register(app: typer.Typer) -> None:

@@ -7,8 +7,7 @@ import typer
 from dyno.bench.demo import run_demo
 from dyno.cli._common import (
     console,
-    err_console,
-    exit_for,
+    finish,
     max_error_rate_option,
     request_progress,
     settings,
@@ -35,7 +34,7 @@ def register(app: typer.Typer) -> None:
         """
         s = settings()
         with Store(s.db_path) as store:
-            with stored_on_interrupt(store), request_progress() as bar:
+            with stored_on_interrupt(), request_progress() as bar:
                 res = run_demo(
                     s,
                     store,
@@ -45,14 +44,8 @@ def register(app: typer.Typer) -> None:
                     progress=bar,
                     step=bar.step,
                     on_progress=bar.engine_progress,
+                    max_error_rate=max_error_rate,
                 )
             show_run(store, res.run_id, Format.text, console)
-            failed = [name for name, st in res.scenario_status.items() if st != "complete"]
         tail = f"engine still up at {res.url} (`dyno down` to stop)" if res.kept_up else "engine stopped"
-        err_console.print(f"stored as run {res.run_id} in {s.db_path}; {tail}")
-        if failed:
-            err_console.print(
-                f"[red]demo run {res.run_id}: scenarios did not complete: {', '.join(failed)}[/]"
-            )
-            raise typer.Exit(1)
-        exit_for(res, max_error_rate, "demo run")
+        finish(res, f"stored as run {res.run_id} in {s.db_path}; {tail}")

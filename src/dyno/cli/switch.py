@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from dyno.cli._common import console, exits_on_signal, fmt_duration, settings, startup_progress
-from dyno.engine.target import switch as switch_to
+from dyno.engine.launch import switch as switch_to
 
 
 def register(app: typer.Typer) -> None:

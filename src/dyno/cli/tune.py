@@ -8,13 +8,19 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from dyno.cli._common import console, err_console, request_progress, settings, stored_on_interrupt, writer
+from dyno.cli._common import (
+    console,
+    err_console,
+    finish,
+    request_progress,
+    settings,
+    stored_on_interrupt,
+    writer,
+)
 from dyno.errors import UsageError
 from dyno.report.show import Format, show_run
-from dyno.report.tune import build_tune_report
 from dyno.store import Store
 from dyno.tune.runner import TuneOptions, run_tune
-from dyno.tune.winner import keep_winner
 from dyno.workloads.prompts import CONTENT_TYPES
 
 
@@ -75,7 +81,7 @@ def register(app: typer.Typer) -> None:
         s = settings()
         with Store(s.db_path) as store:
             if resume is not None:
-                from dyno.report import resolve_run_id
+                from dyno.store import resolve_run_id
 
                 opts, rid = None, resolve_run_id(store, resume)
             else:
@@ -87,21 +93,18 @@ def register(app: typer.Typer) -> None:
                 )  # fmt: skip
                 _ = opts.knobs, opts.slo_limit()  # parsed now: a bad --sweep stops before anything starts
                 rid = None
-            with stored_on_interrupt(store, "tune"), request_progress() as bar:
+            with stored_on_interrupt(), request_progress() as bar:
                 result = run_tune(
                     s, store, opts, resume=rid, step=bar.step, on_engine_progress=bar.engine_progress
                 )
             with writer(output) as write:
                 show_run(store, result.run_id, fmt, console, write)
-            rep = build_tune_report(store, result.run_id)
-            kept = keep_winner(s, store, rep, name or (rep.options.get("name") if rep.options else None))
-        if kept is None:
-            why = "no candidate was measured and kept its answers"
-            err_console.print(f"[red]tune run {result.run_id}: no winner[/] ({why})")
-            raise typer.Exit(1)
-        name_ = escape(kept.profile)
-        err_console.print(
-            f"winner written as profile [bold]{name_}[/] ({kept.path}); start it: `dyno up {name_}`"
-        )
-        err_console.print(f"launch: {escape(kept.shell)}", highlight=False, soft_wrap=True)
-        err_console.print(f"docker: {escape(kept.docker)}", highlight=False, soft_wrap=True)
+        if result.kept is not None:
+            kept = result.kept
+            err_console.print(
+                f"winner written as profile [bold]{escape(kept.profile)}[/] ({kept.path}); "
+                f"start it: `dyno up {escape(kept.profile)}`"
+            )
+            err_console.print(f"launch: {escape(kept.shell)}", highlight=False, soft_wrap=True)
+            err_console.print(f"docker: {escape(kept.docker)}", highlight=False, soft_wrap=True)
+        finish(result)

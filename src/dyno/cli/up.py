@@ -8,8 +8,8 @@ import typer
 
 from dyno.cli._common import console, exits_on_signal, fmt_duration, settings, startup_progress
 from dyno.engine import profiles, supervisor
+from dyno.engine.launch import launch_profile
 from dyno.engine.llamacpp import ENV_BINARY
-from dyno.engine.target import launch_profile
 from dyno.recipe import engine_name
 
 

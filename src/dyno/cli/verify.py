@@ -10,18 +10,16 @@ unreachable); 2 for bad input. Tool-call validity is reported, never gating.
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
 
 from dyno.cli._common import (
     console,
-    err_console,
+    finish,
     max_error_rate_option,
     request_progress,
     settings,
     stored_on_interrupt,
 )
 from dyno.report.show import Format, show_run
-from dyno.report.verify import build_verify_report
 from dyno.store import Store
 from dyno.verify import VerifyOptions, parse_suites, run_verify
 from dyno.verify.runner import DEFAULT_CONCURRENCY
@@ -60,7 +58,7 @@ def register(app: typer.Typer) -> None:
         options = VerifyOptions(parse_suites(suite), limit, max_tokens, concurrency, api_key_env)
         s = settings()
         with Store(s.db_path) as store:
-            with stored_on_interrupt(store), request_progress() as bar:
+            with stored_on_interrupt(), request_progress() as bar:
                 result = run_verify(
                     s,
                     store,
@@ -72,11 +70,7 @@ def register(app: typer.Typer) -> None:
                     progress=bar,
                     step=bar.step,
                     on_engine_progress=bar.engine_progress,
+                    max_error_rate=max_error_rate,
                 )
             show_run(store, result.run_id, fmt, console)
-            verdict = build_verify_report(store, result.run_id).verdict
-        err_console.print(f"stored as run {result.run_id}; `dyno report {result.run_id}` renders it again")
-        if result.tally.over(max_error_rate):
-            err_console.print(f"[red]{escape(result.tally.summary())}[/]", highlight=False)
-            raise typer.Exit(1)
-        raise typer.Exit(verdict.exit_code)
+        finish(result)

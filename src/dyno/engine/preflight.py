@@ -15,10 +15,11 @@ from pathlib import Path
 import psutil
 
 from dyno.catalog import Hardware
+from dyno.engine.adapters import ADAPTERS
 from dyno.errors import UsageError
 from dyno.lint import LintContext, build_context, lint, read_model_folder
 from dyno.recipe import ParsedCommand, load_recipe, parse_command
-from dyno.recipe.validate import EngineCheck, check_with_vllm
+from dyno.recipe.validate import EngineCheck
 
 # runtimes that grab the GPU behind vLLM's back (shared/DOMAIN.md trap 10)
 OTHER_RUNTIMES = ("ollama",)
@@ -75,9 +76,11 @@ def lint_launch(
 ) -> LintOutcome:
     parsed = read_target(args)
     folder = read_model_folder(model_dir) if model_dir else None
-    # vLLM's parser judges vLLM flags only; llama-server's are checked by the rules that know them.
-    engine_check = engine_check and parsed.recipe.engine == "vllm"
-    check = check_with_vllm(parsed.recipe) if engine_check else None
+    # An engine's own parser judges its flags where it has one (vLLM's); llama-server's are checked
+    # by the rules that know them.
+    adapter = ADAPTERS.get(parsed.recipe.engine)
+    own_check = adapter.check_flags if engine_check and adapter is not None else None
+    check = own_check(parsed.recipe) if own_check else None
     ctx = build_context(
         parsed.recipe,
         hardware=hardware,
@@ -85,7 +88,7 @@ def lint_launch(
         engine_version=engine_version,
         docker=parsed.docker,
         other_runtimes=other_runtimes_running(),
-        moe_config_dir=installed_moe_config_dir() if engine_check else None,
+        moe_config_dir=installed_moe_config_dir() if own_check else None,
         engine_errors=check.errors if check else (),
     )
     return LintOutcome(parsed, ctx, hardware, check, [f.to_dict() for f in lint(ctx)])

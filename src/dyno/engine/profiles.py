@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dyno.engine.models import LOCAL_MODELS, fetch, gguf_file
+from dyno.engine.adapters import adapter_for
+from dyno.engine.models import LOCAL_MODELS
 from dyno.errors import UsageError
 from dyno.recipe import Recipe, recipe_to_toml
 from dyno.recipe.load import recipe_file_from_toml
@@ -191,8 +192,7 @@ def to_recipe(
     model = profile.model
     served = profile.served_name
     if model in LOCAL_MODELS:
-        local = gguf_file(settings, model) if profile.engine == "llama.cpp" else fetch(settings, model).path
-        model = str(local)
+        model = str(adapter_for(profile.engine).local_model(settings, model))
         served = served or profile.model
     recipe = Recipe(
         model=model,

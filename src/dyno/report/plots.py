@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 
 from dyno.bench.figures import figure as figure_of
 from dyno.bench.scenario import ResultRow
-from dyno.report.build import Report
+from dyno.bench.summary import RunSummary
 from dyno.report.compare import Comparison
 
 plt.rcParams.update(
@@ -128,7 +128,7 @@ def _band(ax: Axes, pts: list[tuple[float, ResultRow]], colour: str, label: str,
     ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, label=f"{label} {band}")
 
 
-def report_plots(rep: Report) -> list[Plot]:
+def report_plots(rep: RunSummary) -> list[Plot]:
     """Every plot the report has data for."""
     plots: list[Plot] = []
     for s in rep.scenarios:

@@ -1,4 +1,4 @@
-"""Markdown, CSV and JSON renderings of a Report (the terminal table uses `pivot` too).
+"""Markdown, CSV and JSON renderings of a RunSummary (the terminal table uses `pivot` too).
 
 The markdown is shaped like the tables in field reports: a config header
 (engine version, model, flags, hardware) and per scenario one row per
@@ -17,8 +17,9 @@ from typing import Any
 from dyno.bench.crosscheck import TokenCheck
 from dyno.bench.figures import header as figure_header
 from dyno.bench.scenario import ResultRow
-from dyno.report.build import Report, ScenarioReport
+from dyno.bench.summary import RunSummary, ScenarioFigures
 from dyno.store import RunRow
+from dyno.store.records import KEY_COLUMNS
 
 # Cells that field reports show with more than mean ± std.
 EXPANDED = {("decode", "decode_tok_s"): ("median", "min", "max")}
@@ -93,7 +94,7 @@ def fit_width(header: list[str], rows: list[list[str]], width: int) -> tuple[lis
     return turned if natural_width(*turned) < as_is else (header, rows)
 
 
-def pivot(s: ScenarioReport) -> tuple[list[str], list[list[str]]]:
+def pivot(s: ScenarioFigures) -> tuple[list[str], list[list[str]]]:
     """(header, rows): one row per label, one column per metric, a ceiling column after each decode
     figure that has one, plus n. A scenario with many figures (a load) is turned on its side: one row
     per figure, one column per setting, latencies as p50 / p99."""
@@ -136,7 +137,7 @@ def pivot(s: ScenarioReport) -> tuple[list[str], list[list[str]]]:
     return header, table
 
 
-def config_summary(report: Report) -> dict[str, str]:
+def config_summary(report: RunSummary) -> dict[str, str]:
     run = report.run
     hw = run.hardware or {}
     gpus = hw.get("gpus") or []
@@ -145,17 +146,17 @@ def config_summary(report: Report) -> dict[str, str]:
         if gpus
         else f"{hw.get('cpu_model', '?')} ({hw.get('usable_cores') or hw.get('logical_cores')} cores)"
     )
-    lc = run.launch_config or {}
-    flags = (lc.get("recipe") or {}).get("flags")
+    launch = run.launch
+    flags = launch.flags if launch else None
     info = run.server_info or {}
-    key = run.key_properties or {}
+    key = run.keyprops
     out = {
         "engine": f"{run.engine or '?'} {run.engine_version or ''}".strip(),
         "model": run.model or "-",
-        "revision": key.get("model_revision") or "-",
-        "quant": key.get("quant") or "-",
+        "revision": key.model_revision or "-",
+        "quant": key.quant or "-",
         "max_model_len": str(info.get("max_model_len") or "-"),
-        "launch flags": shlex.join(flags) if flags else ("(not launched by dyno)" if not lc else "-"),
+        "launch flags": shlex.join(flags) if flags else ("(not launched by dyno)" if launch is None else "-"),
         "hardware": where,
     }
     ceiling = run.ceiling or {}
@@ -164,8 +165,8 @@ def config_summary(report: Report) -> dict[str, str]:
             f"{ceiling.get('hardware')}: {float(ceiling.get('memory_bandwidth_gb_s') or 0):.1f} GB/s, "
             f"catalog model {ceiling.get('model')} ({ceiling.get('quant')})"
         )
-    if isinstance(lc.get("ready_s"), int | float):
-        out["ready in"] = f"{lc['ready_s']:.0f} s (process start -> /v1/models lists the model)"
+    if launch is not None and launch.ready_s is not None:
+        out["ready in"] = f"{launch.ready_s:.0f} s (process start -> /v1/models lists the model)"
     return out | {"dyno": run.dyno_version, "endpoint": run.endpoint or "-", "started": run.started_at}
 
 
@@ -200,7 +201,7 @@ def client_line(facts: dict[str, object]) -> str:
     return "client: " + ", ".join(parts) + (f" ({name})" if isinstance(name, str) else "")
 
 
-def to_markdown(report: Report) -> str:
+def to_markdown(report: RunSummary) -> str:
     run = report.run
     cfg = config_summary(report)
     parts = [
@@ -226,26 +227,24 @@ def to_markdown(report: Report) -> str:
 
 
 CLIENT_FACTS = ("client_cpu_fraction", "loop_lag_p50_ms", "loop_lag_p99_ms", "event_loop")
-KEY_COLUMNS = ("model", "model_revision", "quant", "engine", "engine_version", "flags", "hardware")
 
 
 def key_columns(run: RunRow) -> dict[str, Any]:
     """The run's key properties as flat columns (flags as one shell-quoted string)."""
-    key = run.key_properties or {}
-    out: dict[str, Any] = {k: key.get(k) for k in KEY_COLUMNS}
+    key = run.keyprops
+    out: dict[str, Any] = {k: getattr(key, k) for k in KEY_COLUMNS}
     # Runs stored before key properties existed still say what their columns say.
     out["model"] = out["model"] or run.model
     out["engine"] = out["engine"] or run.engine
     out["engine_version"] = out["engine_version"] or run.engine_version
-    if out["flags"] is None:
-        out["flags"] = ((run.launch_config or {}).get("recipe") or {}).get("flags")
-    if isinstance(out["flags"], list):
-        out["flags"] = shlex.join(out["flags"])
-    out["suite"] = (key.get("workload") or {}).get("suite")
+    launch = run.launch
+    flags = key.flags if key.flags is not None else (launch.flags if launch else None)
+    out["flags"] = shlex.join(flags) if flags is not None else None
+    out["suite"] = (key.workload or {}).get("suite")
     return out
 
 
-def _row_dicts(report: Report) -> list[dict[str, Any]]:
+def _row_dicts(report: RunSummary) -> list[dict[str, Any]]:
     key = key_columns(report.run)
     out = []
     for s in report.scenarios:
@@ -254,7 +253,7 @@ def _row_dicts(report: Report) -> list[dict[str, Any]]:
     return out
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: RunSummary) -> str:
     rows = _row_dicts(report)
     buf = io.StringIO()
     if not rows:
@@ -265,7 +264,7 @@ def to_csv(report: Report) -> str:
     return buf.getvalue()
 
 
-def to_json(report: Report) -> str:
+def to_json(report: RunSummary) -> str:
     run = report.run
     doc = {
         "run": {k: v for k, v in asdict(run).items()},

@@ -11,22 +11,27 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
+from dyno.bench.summary import RunSummary, summarize_run
 from dyno.errors import UsageError
-from dyno.report.build import build_report
 from dyno.report.check import check_csv, check_json, check_markdown
 from dyno.report.compare import Comparison, build_comparison
 from dyno.report.compare_render import RENDERERS as COMPARE_RENDERERS
 from dyno.report.compare_render import print_comparison
 from dyno.report.render import RENDERERS
 from dyno.report.terminal import print_checks, print_report
-from dyno.report.tune import build_tune_report, print_tune, tune_csv, tune_json, tune_markdown
-from dyno.report.verify import build_verify_report, show
-from dyno.store import Store
+from dyno.report.tune import print_tune, tune_csv, tune_json, tune_markdown
+from dyno.report.verify import RENDERERS as VERIFY_RENDERERS
+from dyno.report.verify import print_text as print_verify
+from dyno.store import CheckRow, RunRow, Store, load_run
+from dyno.tune.result import TuneSummary, summarize_tune
+from dyno.verify.summary import build_verify_report
 
 
 class Format(StrEnum):
@@ -39,6 +44,74 @@ class Format(StrEnum):
     html = "html"
 
 
+@dataclass(frozen=True)
+class _Check:
+    run: RunRow
+    checks: list[CheckRow]
+
+
+def _check(store: Store, run_id: int) -> _Check:
+    return _Check(load_run(store, run_id), store.checks(run_id))
+
+
+def _report_html(store: Store, rep: RunSummary) -> str:
+    from dyno.report.html import report_html  # matplotlib is imported only where a page is drawn
+
+    return report_html(store, rep.run.id)
+
+
+def _tune_html(store: Store, rep: TuneSummary) -> str:
+    from dyno.report.html import tune_html
+
+    return tune_html(store, rep)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How one run kind is shown: the finished, typed result it is read as, and one renderer per format.
+
+    Every kind goes the same way: `read` the result from the store (derived in its own layer),
+    then the terminal printer for text, or a renderer whose string goes through `write` (`-o`).
+    """
+
+    read: Callable[[Store, int], Any]
+    text: Callable[[Any, Console], None]
+    renderers: dict[Format, Callable[[Any], str]]
+    html: Callable[[Store, Any], str] | None = None
+
+
+_BENCH = Shape(
+    summarize_run,
+    print_report,
+    {Format(k): v for k, v in RENDERERS.items()},
+    _report_html,
+)
+SHAPES: dict[str, Shape] = {
+    "bench": _BENCH,
+    "demo": _BENCH,
+    "tune": Shape(
+        summarize_tune,
+        print_tune,
+        {Format.md: tune_markdown, Format.json: tune_json, Format.csv: tune_csv},
+        _tune_html,
+    ),
+    "verify": Shape(
+        build_verify_report,
+        print_verify,
+        {Format(k): v for k, v in VERIFY_RENDERERS.items()},
+    ),
+    "check": Shape(
+        _check,
+        lambda c, console: print_checks(c.run, c.checks, console),
+        {
+            Format.md: lambda c: check_markdown(c.run, c.checks),
+            Format.json: lambda c: check_json(c.run, c.checks),
+            Format.csv: lambda c: check_csv(c.run, c.checks),
+        },
+    ),
+}
+
+
 def show_run(
     store: Store,
     run_id: int,
@@ -46,54 +119,31 @@ def show_run(
     console: Console,
     write: Callable[[str], object] = sys.stdout.write,
 ) -> None:
+    """Show a stored run of any kind in `fmt`: text on the console, every other format through `write`."""
     fmt = Format(fmt)
-    run = store.get_run(run_id)
-    if run is None:
-        raise UsageError(f"no run {run_id} in {store.path} (see `dyno runs`)")
-    if run.kind == "tune":
-        rep = build_tune_report(store, run_id)
-        if fmt is Format.text:
-            print_tune(rep, console)
-        elif fmt is Format.html:
-            from dyno.report.html import tune_html
-
-            write(tune_html(store, rep))
-        else:
-            tune_render = {Format.md: tune_markdown, Format.json: tune_json, Format.csv: tune_csv}[fmt]
-            write(_line_ended(tune_render(rep)))
-        return
-    if fmt is Format.html and run.kind not in ("bench", "demo"):
-        raise UsageError(
-            f"--format html renders bench and demo runs (and compare, tune); run {run_id} is a {run.kind} run"
-        )
-    if run.kind == "check":
-        checks = store.checks(run_id)
-        if fmt is Format.text:
-            print_checks(run, checks, console)
-        else:
-            render = {Format.md: check_markdown, Format.json: check_json, Format.csv: check_csv}[fmt]
-            write(_line_ended(render(run, checks)))
-        return
-    if run.kind == "verify":
-        show(build_verify_report(store, run_id), fmt.value, console)
-        return
-    if fmt is Format.html:
-        from dyno.report.html import report_html
-
-        write(report_html(store, run_id))
-        return
-    report = build_report(store, run_id)
+    run = load_run(store, run_id)
+    shape = SHAPES.get(run.kind)
+    if shape is None:
+        raise UsageError(f"run {run_id} is a {run.kind} run, which `dyno report` does not render")
+    result = shape.read(store, run_id)
     if fmt is Format.text:
-        print_report(report, console)
+        shape.text(result, console)
+    elif fmt is Format.html:
+        if shape.html is None:
+            html_kinds = ", ".join(k for k, v in SHAPES.items() if v.html is not None)
+            raise UsageError(
+                f"--format html renders {html_kinds} runs (and compare); run {run_id} is a {run.kind} run"
+            )
+        write(shape.html(store, result))
     else:
-        write(_line_ended(RENDERERS[fmt.value](report)))
+        write(_line_ended(shape.renderers[fmt](result)))
 
 
 def save_plots(store: Store, run_id: int, directory: Path) -> list[Path]:
     """The report's plots as PNG and SVG files."""
     from dyno.report.plots import close, report_plots, save
 
-    plots = report_plots(build_report(store, run_id))
+    plots = report_plots(summarize_run(store, run_id))
     try:
         return save(plots, directory)
     finally:

@@ -11,14 +11,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from dyno.report.build import Report
+from dyno.bench.summary import RunSummary
 from dyno.report.render import client_line, config_summary, fit_width, pivot, token_line
 from dyno.store import CheckRow, RunRow
 
 COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
 
 
-def print_report(report: Report, console: Console) -> None:
+def print_report(report: RunSummary, console: Console) -> None:
     run = report.run
     console.print(Text.assemble((f"run {run.id}", "bold"), f" · {run.kind} · {run.status}"))
     head = Table(show_header=False, box=None)

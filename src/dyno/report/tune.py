@@ -1,4 +1,4 @@
-"""A tune, re-read from the store: the field's sweep table, the winner with its margin, and its plot.
+"""A tune rendered: the field's sweep table, the winner with its margin, and its plot.
 
 candidate | tok/s per content type | speedup vs baseline | acceptance | per-position
 acceptance | lossless | status, plus the physics prediction next to each
@@ -12,105 +12,21 @@ import csv
 import io
 import json
 import statistics
-from dataclasses import dataclass
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dyno.bench.stats import RatioCI, ratio_ci
-from dyno.errors import UsageError
 from dyno.report.render import fit_width, md_table
-from dyno.report.verify import build_verify_report
-from dyno.store import RunRow, Store, TrialRow
-from dyno.tune.score import Score, score, winner
-from dyno.tune.space import Candidate
-from dyno.verify.evaluate import LosslessResult
-
-
-@dataclass(frozen=True)
-class TrialView:
-    candidate: Candidate
-    row: TrialRow
-    lossless: str  # "40/40" or "-"
-
-    @property
-    def score(self) -> Score | None:
-        return score(self.row.samples) if self.row.samples else None
-
-
-@dataclass(frozen=True)
-class TuneReport:
-    run: RunRow
-    options: dict[str, Any]
-    trials: list[TrialView]
-    baseline: TrialView | None
-    winner: TrialView | None
-    tied: list[TrialView]
-    runner_up: TrialView | None
-    vs_baseline: RatioCI | None
-    vs_runner_up: RatioCI | None
-    exhaustive_fraction: float | None  # the search's pick's score / the best of all (with --exhaustive)
-    search_trials: int
-
-    @property
-    def contents(self) -> list[str]:
-        return list(self.options.get("contents") or [])
-
-
-def _lossless(store: Store, run_id: int | None) -> str:
-    if run_id is None:
-        return "-"
-    rep = build_verify_report(store, run_id)
-    res = next((s.result for s in rep.suites if s.name == "lossless"), None)
-    if isinstance(res, LosslessResult):
-        return f"{res.matches}/{res.n}" + ("" if rep.verdict.passed else " FAIL")
-    return "pass" if rep.verdict.passed else "FAIL"
-
-
-def pick(views: list[TrialView]) -> tuple[TrialView | None, list[TrialView]]:
-    scored = [(v, s) for v in views if v.row.status == "measured" and (s := v.score) is not None]
-    if not scored:
-        return None, []
-    return winner(scored, lambda v: v.candidate.simplicity())
-
-
-def build_tune_report(store: Store, run_id: int) -> TuneReport:
-    run = store.get_run(run_id)
-    if run is None or run.kind != "tune":
-        raise UsageError(f"run {run_id} is not a tune")
-    options = (run.method or {}).get("options") or {}
-    views = [
-        TrialView(Candidate(tuple((str(k), v) for k, v in t.candidate)), t, _lossless(store, t.verify_run_id))
-        for t in store.trials(run_id)
-    ]
-    base = next((v for v in views if v.candidate.k == 0), views[0] if views else None)
-    best, tied = pick(views)
-    others = [v for v in views if v is not best and v.row.status == "measured" and v.score is not None]
-    runner_up = max(others, key=lambda v: v.score.value if v.score else 0.0, default=None)
-    vs_base = vs_next = None
-    if best is not None and best.row.samples:
-        if base is not None and base is not best and base.row.samples:
-            vs_base = ratio_ci(best.row.samples, base.row.samples, "median")
-        if runner_up is not None and runner_up.row.samples:
-            vs_next = ratio_ci(best.row.samples, runner_up.row.samples, "median")
-    fraction = None
-    searched = [v for v in views if v.row.by_search]
-    if options.get("exhaustive") and best is not None and best.score:
-        chosen, _ = pick(searched)
-        if chosen is not None and chosen.score and best.score.value:
-            fraction = chosen.score.value / best.score.value
-    return TuneReport(
-        run, options, views, base, best, tied, runner_up, vs_base, vs_next, fraction, len(searched)
-    )
+from dyno.store import TrialRow
+from dyno.tune.result import TuneSummary
 
 
 def _f(x: float | None, spec: str = ".1f") -> str:
     return "-" if x is None else format(x, spec)
 
 
-def rows(rep: TuneReport) -> tuple[list[str], list[list[str]]]:
+def rows(rep: TuneSummary) -> tuple[list[str], list[list[str]]]:
     base_med = rep.baseline.row.median if rep.baseline else None
     header = ["candidate", *(f"{c} tok/s" for c in rep.contents), "objective", "predicted",
               "speedup", "accept", "per position", "lossless", "status"]  # fmt: skip
@@ -136,7 +52,7 @@ def rows(rep: TuneReport) -> tuple[list[str], list[list[str]]]:
     return header, out
 
 
-def summary_lines(rep: TuneReport) -> list[str]:
+def summary_lines(rep: TuneSummary) -> list[str]:
     o = rep.options
     n = o.get("concurrency", 1)
     objective = "decode_tok_s@1" if n == 1 else f"aggregate_tok_s@{n}"
@@ -173,7 +89,7 @@ def summary_lines(rep: TuneReport) -> list[str]:
     return lines
 
 
-def tune_markdown(rep: TuneReport) -> str:
+def tune_markdown(rep: TuneSummary) -> str:
     header, body = rows(rep)
     parts = [
         f"## dyno tune · run {rep.run.id} · {rep.options.get('profile')} · {rep.run.status}",
@@ -187,7 +103,7 @@ def tune_markdown(rep: TuneReport) -> str:
     return "\n".join(parts) + "\n"
 
 
-def print_tune(rep: TuneReport, console: Console) -> None:
+def print_tune(rep: TuneSummary, console: Console) -> None:
     header, body = fit_width(*rows(rep), console.width)
     t = Table(
         *header,
@@ -203,7 +119,7 @@ def print_tune(rep: TuneReport, console: Console) -> None:
         console.print(Text(rep.run.note, style="yellow"))
 
 
-def tune_json(rep: TuneReport) -> str:
+def tune_json(rep: TuneSummary) -> str:
     return json.dumps(
         {
             "run_id": rep.run.id,
@@ -226,7 +142,7 @@ def tune_json(rep: TuneReport) -> str:
     )
 
 
-def tune_csv(rep: TuneReport) -> str:
+def tune_csv(rep: TuneSummary) -> str:
     header, body = rows(rep)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -236,7 +152,7 @@ def tune_csv(rep: TuneReport) -> str:
     return buf.getvalue()
 
 
-def k_points(rep: TuneReport) -> list[tuple[int, float, float, float, float | None, float | None]]:
+def k_points(rep: TuneSummary) -> list[tuple[int, float, float, float, float | None, float | None]]:
     """(k, median, min, max, acceptance, predicted) for every measured candidate that sets k."""
     out = []
     for v in rep.trials:

@@ -37,99 +37,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from dyno.errors import UsageError
 from dyno.report.render import md_table
-from dyno.store import RunRow, Store
-from dyno.verify.evaluate import (
-    SIDES,
-    LosslessResult,
-    MathResult,
-    SuiteResult,
-    ToolsResult,
-    Verdict,
-    facts,
-    judge,
-    verdict,
-)
+from dyno.verify.evaluate import SIDES, LosslessResult, MathResult, ToolsResult, Verdict, facts
 from dyno.verify.stats import ALPHA, PairedOutcome
-from dyno.verify.suites import SCENARIO_PREFIX
+from dyno.verify.summary import SideInfo, SuiteSection, VerifyReport
 from dyno.verify.toolcheck import ToolVerdict
-
-
-@dataclass(frozen=True)
-class SideInfo:
-    label: str
-    ref: str
-    url: str | None
-    profile: str | None
-    model: str | None
-    engine: str
-    engine_version: str | None
-    launch_flags: list[str] | None
-    started_by_verify: bool
-
-
-@dataclass(frozen=True)
-class SuiteSection:
-    name: str
-    status: str
-    max_tokens: int | None
-    notes: list[str]
-    result: SuiteResult
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    run: RunRow
-    sides: tuple[SideInfo, ...]
-    suites: tuple[SuiteSection, ...]
-
-    @property
-    def verdict(self) -> Verdict:
-        return verdict(s.result for s in self.suites)
-
-
-def _side(run: RunRow, label: str) -> SideInfo:
-    info = (run.server_info or {}).get(label) or {}
-    launch = (run.launch_config or {}).get(label) or {}
-    ref = (run.method or {}).get("sides", {}).get(label) or info.get("ref") or "?"
-    flags = (launch.get("recipe") or {}).get("flags") if launch else None
-    return SideInfo(
-        label,
-        str(ref),
-        info.get("url"),
-        info.get("profile"),
-        info.get("model"),
-        # verify runs stored before llama-server support name no engine: they were all vLLM
-        str(info.get("engine") or (info.get("key_properties") or {}).get("engine") or "vllm"),
-        info.get("engine_version"),
-        list(flags) if flags is not None else None,
-        bool(info.get("started_by_verify")),
-    )
-
-
-def build_verify_report(store: Store, run_id: int) -> VerifyReport:
-    run = store.get_run(run_id)
-    if run is None:
-        raise UsageError(f"no run {run_id} in {store.path} (see `dyno runs`)")
-    if run.kind != "verify":
-        raise UsageError(f"run {run_id} is a {run.kind} run, not a verify run")
-    sections = []
-    for row in store.scenarios(run_id):
-        if not row.name.startswith(SCENARIO_PREFIX):
-            continue
-        suite = row.name.removeprefix(SCENARIO_PREFIX)
-        result = judge(suite, row.config, store.requests(run_id, row.name))
-        sections.append(SuiteSection(suite, row.status, row.config.get("max_tokens"), row.notes, result))
-    return VerifyReport(run, tuple(_side(run, s) for s in SIDES), tuple(sections))
-
 
 # ---- shared wording ---------------------------------------------------------------------------
 
@@ -451,13 +370,3 @@ def _text_tools(r: ToolsResult, console: Console) -> None:
 
 
 RENDERERS = {"md": to_markdown, "json": to_json, "csv": to_csv}
-
-
-def show(rep: VerifyReport, fmt: str, console: Console) -> None:
-    """Print a verify report in `fmt` (text | md | json | csv)."""
-    if fmt == "text":
-        print_text(rep, console)
-        return
-    if fmt not in RENDERERS:
-        raise UsageError(f"--format must be text, md, json or csv, not {fmt!r}")
-    print(RENDERERS[fmt](rep), end="")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dyno.client.records import ChunkSeq, RequestRecord
+from dyno.store.records import KeyProperties, LaunchRecord, SideRecord
 
 
 def to_json(v: Any) -> str | None:
@@ -147,6 +148,31 @@ class RunRow:
     ceiling: dict[str, Any] | None = None
     n_requests: int = 0
     n_errors: int = 0
+
+    @property
+    def launch(self) -> LaunchRecord | None:
+        """How dyno started the engine this run measured; None for a URL it only measured."""
+        return LaunchRecord.model_validate(self.launch_config) if self.launch_config else None
+
+    @property
+    def keyprops(self) -> KeyProperties:
+        return KeyProperties.model_validate(self.key_properties or {})
+
+    @property
+    def flags(self) -> list[str]:
+        """The engine's launch flags: from the key properties, else the recorded recipe; [] when unknown."""
+        key = self.keyprops.flags
+        if key is not None:
+            return key
+        launch = self.launch
+        return (launch.flags if launch else None) or []
+
+    def side(self, label: str) -> SideRecord:
+        """One side of a verify run (`candidate` or `baseline`), as it was stored."""
+        info = (self.server_info or {}).get(label) or {}
+        launch = (self.launch_config or {}).get(label) or None
+        ref = ((self.method or {}).get("sides") or {}).get(label) or info.get("ref") or "?"
+        return SideRecord.model_validate({**info, "ref": str(ref), "launch": launch})
 
 
 RUN_JSON_COLUMNS = ("launch_config", "hardware", "method", "server_info", "key_properties", "ceiling")

@@ -13,14 +13,14 @@ significantly worse (exact McNemar).
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from dyno import provenance
 from dyno.client import RequestRecord, loop
 from dyno.engine.target import Target
-from dyno.store.sink import RunSink
+from dyno.store import RunSink, record_run
+from dyno.store.records import SideRecord
 from dyno.verify.evaluate import SIDES, Verdict, facts, judge, verdict
-from dyno.verify.runner import METHOD, send_side, side_info
+from dyno.verify.runner import METHOD, send_side, side_info, store_sides
 from dyno.verify.suites import SuitePlan, plan_suites
 
 GATE_SUITES = ("lossless", "math")
@@ -46,43 +46,36 @@ def judge_and_store(
     plans: list[SuitePlan],
     candidate: Target,
     candidate_answers: list[RequestRecord],
-    baseline_info: dict[str, Any],
+    baseline: SideRecord,
     baseline_answers: list[RequestRecord],
     tune_run_id: int,
 ) -> tuple[int, Verdict]:
     """One verify run: the candidate's answers against the stored baseline's; returns its id and verdict."""
-    run_id = sink.start_run(
-        kind="verify",
-        prov=provenance.RunProvenance(hardware=provenance.machine()),
-        method=METHOD
-        | {
-            "suites": [p.name for p in plans],
-            "sides": {"candidate": candidate.spec.ref, "baseline": baseline_info.get("ref")},
-            "tune_run": tune_run_id,
-            "baseline_answers": "stored during the baseline candidate's trial",
-        },
-    )
-    cand = side_info(candidate)
-    sink.update_run(
-        run_id,
-        server_info={"candidate": cand, "baseline": baseline_info},
-        launch_config={"candidate": candidate.launch_config(), "baseline": baseline_info.get("launch")},
-        endpoint=candidate.url,
-        model=candidate.model,
-        engine=candidate.engine,
-        engine_version=candidate.engine_version,
-        key_properties=cand["key_properties"],
-    )
-    results = []
-    rows = as_side(candidate_answers, SIDES[0]) + as_side(baseline_answers, SIDES[1])
-    for p in plans:
-        sid = sink.start_scenario(run_id, p.scenario, p.config())
-        mine = [r for r in rows if r.scenario == p.scenario]
-        for r in mine:
-            sink.add_request(run_id, r)
-        result = judge(p.name, p.config(), mine)
-        results.append(result)
-        sink.finish_scenario(sid, "complete", [], facts(result))
-    v = verdict(results)
-    sink.finish_run(run_id, "complete", note=None if v.passed else "; ".join(v.reasons))
-    return run_id, v
+    prov = provenance.RunProvenance(hardware=provenance.machine())
+    method = METHOD | {
+        "suites": [p.name for p in plans],
+        "sides": {"candidate": candidate.spec.ref, "baseline": baseline.ref},
+        "tune_run": tune_run_id,
+        "baseline_answers": "stored during the baseline candidate's trial",
+    }
+    with record_run(sink, "verify", prov, method) as run:
+        store_sides(run, {"candidate": side_info(candidate), "baseline": baseline})
+        run.update(
+            endpoint=candidate.url,
+            model=candidate.model,
+            engine=candidate.engine,
+            engine_version=candidate.engine_version,
+            key_properties=candidate.key_properties(),
+        )
+        results = []
+        rows = as_side(candidate_answers, SIDES[0]) + as_side(baseline_answers, SIDES[1])
+        for p in plans:
+            sid = run.start_scenario(p.scenario, p.config())
+            mine = [run.record(r) for r in rows if r.scenario == p.scenario]
+            result = judge(p.name, p.config(), mine)
+            results.append(result)
+            run.finish_scenario(sid, "complete", [], facts(result))
+        v = verdict(results)
+        if not v.passed:
+            run.fail("; ".join(v.reasons))
+    return run.id, v

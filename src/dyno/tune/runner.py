@@ -16,14 +16,14 @@ the tune `partial`, and `dyno tune --resume RUN` carries on without redoing a tr
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from dyno import provenance, signals
+from dyno import provenance
 from dyno.bench.runner import bench_target
 from dyno.bench.scenarios.objective import Objective, repeat_values, spec_totals
+from dyno.bench.summary import summarize_run
 from dyno.client import RequestRecord
 from dyno.engine import profiles, supervisor
 from dyno.engine.logscan import speculation
@@ -35,14 +35,26 @@ from dyno.metrics import counter_delta, parse
 from dyno.metrics.vllm import GENERATION_TOKENS
 from dyno.recipe import engine_name
 from dyno.recipe.validate import check_with_vllm
-from dyno.report.build import build_report
 from dyno.settings import Settings
-from dyno.store import Store, TrialRow
+from dyno.store import RunOutcome, Store, TrialRow, record_run
+from dyno.store.records import SideRecord
 from dyno.tune.gate import answers, as_side, gate_plans, judge_and_store
 from dyno.tune.physics import SpecObservation, draft_fraction
+from dyno.tune.result import TuneSummary, summarize_tune
 from dyno.tune.score import score
 from dyno.tune.search import Planner, Result, default_budget
-from dyno.tune.space import SPEC_KEYS, Candidate, K, Knob, flags_for, grid, parse_sweep, without_spec
+from dyno.tune.space import (
+    SPEC_KEYS,
+    Candidate,
+    K,
+    Knob,
+    baseline_of,
+    flags_for,
+    grid,
+    parse_sweep,
+    without_spec,
+)
+from dyno.tune.winner import Kept, keep_winner
 from dyno.verify.runner import side_info
 
 Step = Callable[[str], None]
@@ -98,10 +110,11 @@ class TuneOptions:
 
 
 @dataclass(frozen=True)
-class TuneResult:
-    run_id: int
-    status: str  # complete | partial
-    message: str
+class TuneResult(RunOutcome):
+    """A tune's outcome: its result as it stood when the loop ended, and the winner kept as a profile."""
+
+    summary: TuneSummary | None = None
+    kept: Kept | None = None
 
 
 def _candidate(row: TrialRow) -> Candidate:
@@ -112,11 +125,6 @@ def _result(row: TrialRow) -> Result:
     s = score(row.samples) if row.samples else None
     spec = SpecObservation(**row.spec) if row.spec else None
     return Result(s, spec, usable=row.status == "measured")
-
-
-def _baseline(cands: list[Candidate]) -> Candidate:
-    """Speculation off when the sweep has it; else the sweep's first config."""
-    return next((c for c in cands if c.k == 0), cands[0])
 
 
 def _base_flags(settings: Settings, opts: TuneOptions, pinned_kv: int | None) -> tuple[str, ...]:
@@ -169,7 +177,7 @@ def _measure(
         opts.concurrency, opts.contents, opts.repeats, opts.prompts_per_type, opts.max_tokens
     )
     res = bench_target(store, target, [scenario], suite="tune", kind="bench")
-    rep = build_report(store, res.run_id)
+    rep = summarize_run(store, res.run_id)
     reqs = store.requests(res.run_id, scenario.name)
     samples = repeat_values(reqs, opts.concurrency, len(opts.contents) * opts.prompts_per_type)
     scrapes = {
@@ -201,7 +209,7 @@ def _slo_miss(store: Store, run_id: int, opts: TuneOptions) -> str | None:
     if limit is None:
         return None
     metric, stat, value = limit
-    rows = [r for s in build_report(store, run_id).scenarios for r in s.rows if r.metric == metric]
+    rows = [r for s in summarize_run(store, run_id).scenarios for r in s.rows if r.metric == metric]
     worst = max((getattr(r, stat) or 0.0 for r in rows), default=None)
     return None if worst is None or worst <= value else f"{opts.slo} missed: {worst:.0f}"
 
@@ -216,7 +224,7 @@ class _Loop:
     on_engine_progress: supervisor.ProgressFn | None
     baseline: Candidate
     baseline_answers: list[RequestRecord]
-    baseline_info: dict[str, Any]
+    baseline_side: SideRecord | None
     pinned_kv: int | None = None
 
     def trial(self, c: Candidate, by_search: bool, predicted: float | None) -> TrialRow:
@@ -280,13 +288,12 @@ class _Loop:
         plans = gate_plans(self.opts.gate_limit, self.opts.gate_max_tokens)
         mine = answers(t, plans)
         if c == self.baseline:
-            self.baseline_answers, self.baseline_info = as_side(mine, "baseline"), side_info(t)
-        elif not self.baseline_answers:
+            self.baseline_answers, self.baseline_side = as_side(mine, "baseline"), side_info(t)
+        side = self.baseline_side
+        if not self.baseline_answers or side is None:
             note = "not gated: the baseline candidate left no answers to check against"
             return replace(row, status="rejected", note=note)
-        vid, verdict = judge_and_store(
-            self.store, plans, t, mine, self.baseline_info, self.baseline_answers, self.run_id
-        )
+        vid, verdict = judge_and_store(self.store, plans, t, mine, side, self.baseline_answers, self.run_id)
         row = replace(row, verify_run_id=vid)
         if not verdict.passed:
             return replace(row, status="rejected", note="answers changed: " + "; ".join(verdict.reasons))
@@ -302,14 +309,16 @@ def run_tune(
     step: Step = lambda _m: None,
     on_engine_progress: supervisor.ProgressFn | None = None,
 ) -> TuneResult:
+    prior: list[TrialRow] = []
+    resumed_from = None
+    prov = method = None
     if resume is not None:
-        run = store.get_run(resume)
-        if run is None or run.kind != "tune":
+        stopped = store.get_run(resume)
+        if stopped is None or stopped.kind != "tune":
             raise UsageError(f"run {resume} is not a tune (see `dyno runs --kind tune`)")
-        opts = TuneOptions.from_dict((run.method or {})["options"])
-        run_id = resume
-        prior = store.trials(run_id)
-        resumed_from = run.note or run.status
+        opts = TuneOptions.from_dict((stopped.method or {})["options"])
+        prior = store.trials(resume)
+        resumed_from = stopped.note or stopped.status
     else:
         if opts is None:
             raise UsageError("a tune needs a profile and at least one --sweep")
@@ -321,48 +330,36 @@ def run_tune(
                 f"dyno tune sweeps vLLM's flags, and profile {opts.profile!r} runs {engine_name(engine)}; "
                 "compare its configs with `dyno bench` runs and `dyno compare` instead"
             )
-        knobs = opts.knobs
-        run_id = store.start_run(
-            kind="tune",
-            prov=provenance.RunProvenance(hardware=provenance.machine(), model=opts.profile),
-            method={"options": opts.to_dict(), "knobs": [[k.name, list(k.values)] for k in knobs]},
-        )
-        prior = []
-        resumed_from = None
+        prov = provenance.RunProvenance(hardware=provenance.machine(), model=opts.profile)
+        method = {"options": opts.to_dict(), "knobs": [[k.name, list(k.values)] for k in opts.knobs]}
     knobs = opts.knobs
     cands = grid(knobs)
     has_k = any(k.name == K for k in knobs)
     varying = sum(1 for k in knobs if len(k.values) > 1)
     budget = opts.budget or default_budget(len(cands), has_k, varying)
-    baseline = _baseline(cands)
+    baseline = baseline_of(cands)
     planner = Planner(cands, knobs, min(budget, len(cands)), opts.seed, opts.exhaustive, baseline=baseline)
     done: dict[Candidate, Result] = {}
-    loop = _Loop(settings, store, opts, run_id, step, on_engine_progress, baseline, [], {})
-    for t in prior:
-        had = _candidate(t)
-        done[had] = _result(t)
-        if t.by_search:
-            planner.chosen_by_search.append(had)
-        if had == baseline and t.verify_run_id is not None:
-            loop.baseline_answers = [r for r in store.requests(t.verify_run_id) if r.label == "baseline"]
-            gate = store.get_run(t.verify_run_id)
-            loop.baseline_info = ((gate.server_info if gate else None) or {}).get("baseline") or {}
-    status, message = "partial", "interrupted"
-    try:
+    with record_run(store, "tune", prov, method, resume=resume) as run:
+        loop = _Loop(settings, store, opts, run.id, step, on_engine_progress, baseline, [], None)
+        for t in prior:
+            had = _candidate(t)
+            done[had] = _result(t)
+            if t.by_search:
+                planner.chosen_by_search.append(had)
+            if had == baseline and t.verify_run_id is not None:
+                loop.baseline_answers = [r for r in store.requests(t.verify_run_id) if r.label == "baseline"]
+                gate = store.get_run(t.verify_run_id)
+                loop.baseline_side = gate.side("baseline") if gate else None
         while (c := planner.next(done)) is not None:
             by_search = c in planner.chosen_by_search
             row = loop.trial(c, by_search, planner.predicted(c, done))
-            store.add_trial(run_id, row)
+            store.add_trial(run.id, row)
             done[c] = _result(row)
-        status = "complete"
-        message = f"resumed after it was stopped ({resumed_from})" if resumed_from else ""
-    except KeyboardInterrupt as e:
-        message = signals.describe(e)
-        raise
-    except EngineError as e:
-        message = str(e)
-        raise
-    finally:
-        with contextlib.suppress(Exception):
-            store.finish_run(run_id, status, note=message or None)
-    return TuneResult(run_id, status, message)
+        if resumed_from:
+            run.note(f"resumed after it was stopped ({resumed_from})")
+        summary = summarize_tune(store, run.id)
+        kept = keep_winner(settings, store, summary, opts.name)
+        if summary.winner is None:
+            run.fail("no winner: no candidate was measured and kept its answers")
+    return run.outcome.with_details(TuneResult, summary=summary, kept=kept)

@@ -163,3 +163,8 @@ def without_spec(flags: tuple[str, ...]) -> tuple[str, ...]:
             continue
         out.append(tok)
     return tuple(out)
+
+
+def baseline_of(cands: list[Candidate]) -> Candidate:
+    """The one baseline rule: speculation off when the sweep has it; else the sweep's first config."""
+    return next((c for c in cands if c.k == 0), cands[0])

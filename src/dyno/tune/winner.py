@@ -8,9 +8,9 @@ from pathlib import Path
 from dyno.engine import profiles
 from dyno.recipe import Recipe, to_docker_shell
 from dyno.redact import REDACTED, redact_shell
-from dyno.report.tune import TuneReport
 from dyno.settings import Settings
 from dyno.store import Store
+from dyno.tune.result import TuneSummary
 
 
 @dataclass(frozen=True)
@@ -21,14 +21,15 @@ class Kept:
     docker: str
 
 
-def keep_winner(settings: Settings, store: Store, rep: TuneReport, name: str | None = None) -> Kept | None:
+def keep_winner(settings: Settings, store: Store, rep: TuneSummary, name: str | None = None) -> Kept | None:
     """Write the winner as DYNO_HOME/profiles/NAME.toml (default PROFILE-tuned); None without a winner."""
     w = rep.winner
     if w is None or w.row.bench_run_id is None:
         return None
     bench = store.get_run(w.row.bench_run_id)
-    recipe = ((bench.launch_config if bench else None) or {}).get("recipe") or {}
-    flags = tuple(str(f) for f in recipe.get("flags") or ())
+    launch = bench.launch if bench else None
+    recipe = launch.recipe if launch else None
+    flags = tuple(recipe.flags) if recipe else ()
     if any(REDACTED in f for f in flags):
         return None  # a flag carried a secret; the profile must not get "<redacted>" for it
     base = profiles.load_profile(settings, str(rep.options["profile"]))
@@ -40,10 +41,10 @@ def keep_winner(settings: Settings, store: Store, rep: TuneReport, name: str | N
         else f"dyno tune run {rep.run.id}"
     )
     path = profiles.write_profile(settings, name, replace(base, name=name, flags=flags, description=what))
-    launch = Recipe(
-        model=str(recipe.get("model") or base.model),
-        served_name=recipe.get("served_name") or base.served_name,
+    launch_recipe = Recipe(
+        model=(recipe.model if recipe else "") or base.model,
+        served_name=(recipe.served_name if recipe else None) or base.served_name,
         flags=flags,
         env=base.env,
     )
-    return Kept(name, path, redact_shell(launch), to_docker_shell(launch))
+    return Kept(name, path, redact_shell(launch_recipe), to_docker_shell(launch_recipe))

@@ -15,26 +15,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
-from dyno import provenance, signals
-from dyno.bench.tally import Tally, run_status
+from dyno import provenance
 from dyno.client import ClientConfig, RequestRecord, StreamClient, loop
 from dyno.engine import supervisor
-from dyno.engine.target import (
-    Target,
-    TargetSpec,
-    check_box,
-    locate,
-    open_target,
-    probe,
-    read_api_key,
-)
+from dyno.engine.target import Target, TargetSpec, open_target, prepare_targets
 from dyno.errors import UsageError
 from dyno.settings import Settings
-from dyno.store.sink import RunSink
-from dyno.verify.evaluate import MATCH_RATE_BAR, SIDES, facts, judge
+from dyno.store import RunOutcome, RunRecorder, RunSink, record_run
+from dyno.store.records import KeyProperties, LaunchRecord, SideRecord
+from dyno.verify.evaluate import MATCH_RATE_BAR, SIDES, SuiteResult, facts, judge, verdict
 from dyno.verify.stats import ALPHA
 from dyno.verify.suites import SUITE_NAMES, SuitePlan, plan_suites
 
@@ -70,33 +62,43 @@ class VerifyOptions:
 
 
 @dataclass(frozen=True)
-class VerifyResult:
-    run_id: int
-    status: str  # complete | partial | failed
-    sides: tuple[Target, ...]  # in the order they were measured
-    tally: Tally = field(default_factory=Tally)  # both sides' requests
+class VerifyResult(RunOutcome):
+    """A verify run's outcome (exit 1 when the verdict fails), with the sides in the order measured."""
+
+    sides: tuple[Target, ...] = ()
 
 
-def side_info(t: Target) -> dict[str, Any]:
-    """One side's provenance as the verify report reads it (run.server_info[side])."""
-    return {
-        "ref": t.spec.ref,
-        "url": t.url,
-        "profile": t.profile,
-        "model": t.model,
-        "engine": t.engine,
-        "engine_version": t.engine_version,
-        "models": [m.__dict__ for m in t.served],
-        "started_by_verify": t.launched_here,
-        "key_properties": t.key_properties(),
-    }
+def side_info(t: Target) -> SideRecord:
+    """One side's provenance as the verify report reads it back (`RunRow.side`)."""
+    launch = t.launch_config()
+    return SideRecord(
+        ref=t.spec.ref or "?",
+        url=t.url,
+        profile=t.profile,
+        model=t.model,
+        engine=t.engine,
+        engine_version=t.engine_version,
+        models=[m.__dict__ for m in t.served],
+        started_by_verify=t.launched_here,
+        key_properties=KeyProperties.model_validate(t.key_properties()),
+        launch=LaunchRecord.model_validate(launch) if launch else None,
+    )
+
+
+def store_sides(run: RunRecorder, sides: dict[str, SideRecord]) -> None:
+    """Both sides' provenance on the run row (server_info and launch_config, per side)."""
+    stored = {k: side.stored() for k, side in sides.items()}
+    run.update(
+        server_info={k: info for k, (info, _) in stored.items()},
+        launch_config={k: launch for k, (_, launch) in stored.items()},
+    )
 
 
 async def send_side(
     target: Target,
     plans: list[SuitePlan],
     concurrency: int,
-    emit: Callable[[RequestRecord], None],
+    emit: Callable[[RequestRecord], object],
     advance: Callable[[int], None],
 ) -> None:
     model, label = target.model or "", target.spec.role
@@ -126,6 +128,7 @@ def run_verify(
     progress: VerifyProgress | None = None,
     step: Callable[[str], None] = lambda _m: None,
     on_engine_progress: supervisor.ProgressFn | None = None,
+    max_error_rate: float = 0.0,
 ) -> VerifyResult:
     opts = options or VerifyOptions()
     if opts.concurrency < 1:
@@ -149,77 +152,59 @@ def run_verify(
             model_flag="--baseline-model",
         ),
     ]
-    located = [locate(settings, s) for s in specs]
-    check_box(settings, located)
-    # Unreachable URLs and unknown models fail here, before anything is stored.
-    for loc in located:
-        if loc.url is not None:
-            probe(settings, loc.spec, loc.url, read_api_key(opts.api_key_env), state=loc.state)
+    # Unreachable URLs, unknown models and a busy box fail here, before anything is stored.
+    located = prepare_targets(settings, *specs)
     # Sides that need no start first, candidate first: a box holds one model at a time.
     order = sorted(located, key=lambda x: (x.needs_start, SIDES.index(x.spec.role)))
 
-    run_id = sink.start_run(
-        kind="verify",
-        prov=provenance.RunProvenance(hardware=provenance.machine()),
-        method=METHOD
-        | {
-            "suites": [p.name for p in plans],
-            "limit": opts.limit,
-            "concurrency": opts.concurrency,
-            "api_key_env": opts.api_key_env,
-            "sides": {s.role: s.ref for s in specs},
-        },
-    )
-    scenario_ids = {p.name: sink.start_scenario(run_id, p.scenario, p.config()) for p in plans}
-    records: list[RequestRecord] = []
-    tally = Tally()
-
-    def emit(r: RequestRecord) -> None:
-        records.append(r)
-        sink.add_request(run_id, r)
-        tally.add(r)
-
+    prov = provenance.RunProvenance(hardware=provenance.machine())
+    method = METHOD | {
+        "suites": [p.name for p in plans],
+        "limit": opts.limit,
+        "concurrency": opts.concurrency,
+        "api_key_env": opts.api_key_env,
+        "sides": {s.role: s.ref for s in specs},
+    }
     if progress:
         progress.begin(2 * sum(len(p.items) for p in plans))
     done: dict[str, Target] = {}
-    status, note = "partial", "interrupted"
-    try:
-        for loc in order:
-            with open_target(
-                settings, loc.spec, located=loc, step=step, on_engine_progress=on_engine_progress
-            ) as t:
-                # Provenance goes on the run before the side's first request, so a run cut short has it.
-                done[t.spec.role] = t
-                _record_sides(sink, run_id, done)
-                _measure(t, plans, opts, emit, progress, step)
-        status = run_status(True, tally)
-    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM/SIGHUP (dyno.signals)
-        note = signals.describe(e)
-        raise
-    except Exception as e:  # an engine that would not start, a model it does not serve, ...
-        note = f"stopped: {e}"[:500]
-        raise
-    finally:
-        for p in plans:
-            mine = [r for r in records if r.scenario == p.scenario]
-            missing = 2 * len(p.items) - len({(r.label, r.seq) for r in mine})
-            notes = _failure_notes(mine) + ([f"{missing} answers were never received"] if missing else [])
-            sink.finish_scenario(
-                scenario_ids[p.name],
-                "complete" if not missing else "partial",
-                notes,
-                facts(judge(p.name, p.config(), mine)),
-            )
-        note = "; ".join(x for x in (note if status != "complete" else "", tally.summary()) if x)
-        sink.finish_run(run_id, status, note=note or None)
-    return VerifyResult(run_id, status, tuple(done.values()), tally)
+    records: list[RequestRecord] = []
+    with record_run(sink, "verify", prov, method, max_error_rate=max_error_rate) as run:
+        run.on_record = records.append
+        scenario_ids = {p.name: run.start_scenario(p.scenario, p.config()) for p in plans}
+        try:
+            for loc in order:
+                with open_target(
+                    settings, loc.spec, located=loc, step=step, on_engine_progress=on_engine_progress
+                ) as t:
+                    # Provenance goes on the run before the side's first request, so a run cut short has it.
+                    done[t.spec.role] = t
+                    _record_sides(run, done)
+                    _measure(t, plans, opts, run.record, progress, step)
+        finally:  # whatever was answered is judged, also when a side would not start or Ctrl-C came
+            results = [_judge_suite(run, scenario_ids[p.name], p, records) for p in plans]
+        v = verdict(results)
+        if not v.passed:
+            run.fail("; ".join(v.reasons))
+    return run.outcome.with_details(VerifyResult, sides=tuple(done.values()))
+
+
+def _judge_suite(
+    run: RunRecorder, scenario_id: int, plan: SuitePlan, records: list[RequestRecord]
+) -> SuiteResult:
+    mine = [r for r in records if r.scenario == plan.scenario]
+    missing = 2 * len(plan.items) - len({(r.label, r.seq) for r in mine})
+    notes = _failure_notes(mine) + ([f"{missing} answers were never received"] if missing else [])
+    result = judge(plan.name, plan.config(), mine)
+    run.finish_scenario(scenario_id, "complete" if not missing else "partial", notes, facts(result))
+    return result
 
 
 def _measure(
     target: Target,
     plans: list[SuitePlan],
     opts: VerifyOptions,
-    emit: Callable[[RequestRecord], None],
+    emit: Callable[[RequestRecord], object],
     progress: VerifyProgress | None,
     step: Callable[[str], None],
 ) -> None:
@@ -232,22 +217,18 @@ def _measure(
     loop.run(send_side(target, plans, opts.concurrency, emit, advance))
 
 
-def _record_sides(sink: RunSink, run_id: int, done: dict[str, Target]) -> None:
+def _record_sides(run: RunRecorder, done: dict[str, Target]) -> None:
     """Both sides' provenance on the run row; the run's own columns describe the candidate."""
-    fields: dict[str, Any] = {
-        "server_info": {k: side_info(t) for k, t in done.items()},
-        "launch_config": {k: t.launch_config() for k, t in done.items()},
-    }
+    store_sides(run, {k: side_info(t) for k, t in done.items()})
     cand = done.get("candidate")
     if cand is not None:
-        fields |= {
-            "endpoint": cand.url,
-            "model": cand.model,
-            "engine_version": cand.engine_version,
-            "engine": cand.engine,
-            "key_properties": cand.key_properties(),
-        }
-    sink.update_run(run_id, **fields)
+        run.update(
+            endpoint=cand.url,
+            model=cand.model,
+            engine_version=cand.engine_version,
+            engine=cand.engine,
+            key_properties=cand.key_properties(),
+        )
 
 
 def _failure_notes(records: list[RequestRecord]) -> list[str]:

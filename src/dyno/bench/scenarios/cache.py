@@ -6,16 +6,10 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dyno.bench import derive
-from dyno.bench.scenario import (
-    BenchContext,
-    ResultRow,
-    ScenarioData,
-    ScenarioOutcome,
-    ScenarioSummary,
-    keep,
-)
+from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
+from dyno.bench.scenarios.config import fields_config
 from dyno.bench.stats import summarize
+from dyno.client import derive
 from dyno.metrics.vllm import prefix_cache_delta
 from dyno.workloads.synthetic import exact_prompt
 
@@ -36,7 +30,7 @@ class PrefixCache:
     repeat: int = 3
 
     def config(self) -> dict[str, Any]:
-        return {"prefix_tokens": self.prefix_tokens, "repeat": self.repeat}
+        return fields_config(self)
 
     def planned_requests(self, max_model_len: int) -> int:
         return 2 * self.repeat

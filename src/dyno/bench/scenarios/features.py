@@ -6,38 +6,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dyno.bench import derive
-from dyno.bench.scenario import (
-    BenchContext,
-    ResultRow,
-    ScenarioData,
-    ScenarioOutcome,
-    ScenarioSummary,
-    keep,
-)
+from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
+from dyno.bench.scenarios.config import fields_config
 from dyno.bench.stats import summarize
-from dyno.client import server_message
+from dyno.catalog.tools import suggest_tool_parser
+from dyno.client import derive, server_message
 from dyno.metrics.vllm import spec_decode_delta
 from dyno.workloads.prompts import CONTENT_TYPES, TIME_TOOL, TOOL_TASK, WEATHER_TOOL
 
 TOOL_400_MARKERS = ("enable-auto-tool-choice", "tool-call-parser", "tool choice")
-
-
-def suggest_tool_parser(model: str) -> str:
-    m = model.lower()
-    for key, parser in (
-        ("gemma-4", "gemma4"),
-        ("gemma4", "gemma4"),
-        ("qwen", "hermes"),
-        ("hermes", "hermes"),
-        ("smollm", "hermes"),
-        ("llama-3", "llama3_json"),
-        ("llama3", "llama3_json"),
-        ("mistral", "mistral"),
-    ):
-        if key in m:
-            return parser
-    return "<the parser for your model family, e.g. hermes>"
+TOOLS = (WEATHER_TOOL, TIME_TOOL)
 
 
 def tools_not_enabled(status: int | None, body: str | None) -> bool:
@@ -53,7 +31,7 @@ class ToolCall:
     max_tokens: int = 96
 
     def config(self) -> dict[str, Any]:
-        return {"repeat": self.repeat, "max_tokens": self.max_tokens, "tools": ["get_weather", "get_time"]}
+        return fields_config(self, tools=[t["function"]["name"] for t in TOOLS])
 
     def planned_requests(self, max_model_len: int) -> int:
         return 2 * self.repeat
@@ -62,13 +40,13 @@ class ToolCall:
         for i in range(self.repeat):
             await ctx.generate(ctx.chat(TOOL_TASK, self.max_tokens), scenario=self.name, label="plain", seq=i)
             r = await ctx.generate(
-                ctx.chat(TOOL_TASK, self.max_tokens, tools=(WEATHER_TOOL, TIME_TOOL), tool_choice="auto"),
+                ctx.chat(TOOL_TASK, self.max_tokens, tools=TOOLS, tool_choice="auto"),
                 scenario=self.name,
                 label="tools",
                 seq=i,
             )
             if tools_not_enabled(r.http_status, r.error_message):
-                ctx.tally.forgive(r)  # the 400 is the finding (tool calling off), not a failed request
+                ctx.run.forgive(r)  # the 400 is the finding (tool calling off), not a failed request
                 parser = suggest_tool_parser(ctx.model)
                 msg = server_message(r.error_message, limit=1000)
                 return ScenarioOutcome(
@@ -137,11 +115,7 @@ class SpecDecode:
     max_tokens: int = 128
 
     def config(self) -> dict[str, Any]:
-        return {
-            "requests_per_type": self.requests_per_type,
-            "max_tokens": self.max_tokens,
-            "content_types": list(CONTENT_TYPES),
-        }
+        return fields_config(self, content_types=list(CONTENT_TYPES))
 
     def planned_requests(self, max_model_len: int) -> int:
         return len(CONTENT_TYPES) * self.requests_per_type

@@ -5,17 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dyno.bench import derive
-from dyno.bench.scenario import (
-    BenchContext,
-    ResultRow,
-    ScenarioData,
-    ScenarioOutcome,
-    ScenarioSummary,
-    keep,
-)
+from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
+from dyno.bench.scenarios.config import fields_config
 from dyno.bench.stats import summarize
-from dyno.client import RequestRecord
+from dyno.client import RequestRecord, derive
 from dyno.workloads.prompts import PROSE_PROMPTS, SHORT_PROMPT
 from dyno.workloads.synthetic import exact_prompt
 
@@ -58,7 +51,7 @@ class Decode:
     repeat: int = 5
 
     def config(self) -> dict[str, Any]:
-        return {"lengths": list(self.lengths), "repeat": self.repeat, "prompt": "bundled prose, greedy"}
+        return fields_config(self, prompt="bundled prose, greedy")
 
     def planned_requests(self, max_model_len: int) -> int:
         return 1 + len(self.lengths) * self.repeat
@@ -96,7 +89,7 @@ class TTFT:
     long_tokens: int = 4096
 
     def config(self) -> dict[str, Any]:
-        return {"kinds": list(self.kinds), "repeat": self.repeat, "long_tokens": self.long_tokens}
+        return fields_config(self)
 
     def planned_requests(self, max_model_len: int) -> int:
         return 1 + len(self.kinds) * self.repeat
@@ -148,7 +141,7 @@ class Prefill:
     repeat: int = 2
 
     def config(self) -> dict[str, Any]:
-        return {"sizes": list(self.sizes), "repeat": self.repeat}
+        return fields_config(self)
 
     def fitting_sizes(self, max_model_len: int) -> tuple[list[int], bool]:
         fit = [s for s in self.sizes if s + MARGIN_TOKENS <= max_model_len]

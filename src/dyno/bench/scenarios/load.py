@@ -6,17 +6,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dyno.bench import derive
-from dyno.bench.scenario import (
-    BenchContext,
-    ResultRow,
-    ScenarioData,
-    ScenarioOutcome,
-    ScenarioSummary,
-    keep,
-)
+from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
+from dyno.bench.scenarios.config import fields_config
 from dyno.bench.scenarios.latency import fixed_length_notes
 from dyno.bench.stats import summarize
+from dyno.client import derive
 from dyno.metrics.vllm import mean_queue_time_s
 from dyno.workloads.prompts import PROSE_PROMPTS
 
@@ -32,7 +26,7 @@ class Concurrency:
     batches: int = 1
 
     def config(self) -> dict[str, Any]:
-        return {"levels": list(self.levels), "output_tokens": self.output_tokens, "batches": self.batches}
+        return fields_config(self)
 
     def planned_requests(self, max_model_len: int) -> int:
         return 1 + sum(self.levels) * self.batches

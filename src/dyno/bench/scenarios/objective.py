@@ -15,17 +15,10 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dyno.bench import derive
-from dyno.bench.scenario import (
-    BenchContext,
-    ResultRow,
-    ScenarioData,
-    ScenarioOutcome,
-    ScenarioSummary,
-    keep,
-)
+from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
+from dyno.bench.scenarios.config import fields_config
 from dyno.bench.stats import summarize
-from dyno.client import RequestRecord
+from dyno.client import RequestRecord, derive
 from dyno.metrics import Scrape
 from dyno.metrics.vllm import SpecDecodeDelta, spec_decode_delta
 from dyno.workloads.prompts import CONTENT_TYPES
@@ -41,14 +34,8 @@ class Objective:
     max_tokens: int = 128
 
     def config(self) -> dict[str, Any]:
-        return {
-            "concurrency": self.concurrency,
-            "contents": list(self.contents),
-            "repeats": self.repeats,
-            "prompts_per_type": self.prompts_per_type,
-            "max_tokens": self.max_tokens,
-            "objective": "decode_tok_s@1" if self.concurrency == 1 else f"aggregate_tok_s@{self.concurrency}",
-        }
+        objective = "decode_tok_s@1" if self.concurrency == 1 else f"aggregate_tok_s@{self.concurrency}"
+        return fields_config(self, objective=objective)
 
     def _per_repeat(self) -> int:
         return len(self.contents) * self.prompts_per_type * self.concurrency

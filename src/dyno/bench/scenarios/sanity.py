@@ -5,15 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from dyno.bench import derive
-from dyno.bench.scenario import (
-    BenchContext,
-    ResultRow,
-    ScenarioData,
-    ScenarioOutcome,
-    ScenarioSummary,
-    keep,
-)
+from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
+from dyno.client import derive
 
 SANITY_PROMPT = "In one sentence, what does a dynamometer measure?"
 SHOWN_CHARS = 200

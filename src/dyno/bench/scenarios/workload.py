@@ -23,20 +23,12 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from dyno.bench import derive
 from dyno.bench.arrivals import schedule
 from dyno.bench.execute import Job
-from dyno.bench.scenario import (
-    BenchContext,
-    ResultRow,
-    ScenarioData,
-    ScenarioOutcome,
-    ScenarioSummary,
-    keep,
-)
+from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
 from dyno.bench.scenarios.latency import fixed_length_notes
 from dyno.bench.stats import summarize
-from dyno.client import GenRequest, RequestRecord
+from dyno.client import GenRequest, RequestRecord, derive
 from dyno.workloads.dataset import Dataset
 from dyno.workloads.shapes import Lengths
 from dyno.workloads.synthetic import calibrated_prompt

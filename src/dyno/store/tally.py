@@ -1,5 +1,7 @@
 """How many measured requests failed, and why, grouped by kind: what decides a run's status and exit code.
 
+The run recorder (store/recorder.py) applies the rule below for every kind.
+
 Load tools exit non-zero when requests fail (GuideLLM, AIPerf, `vllm bench
 serve` all report failures, and the CI that calls them needs the exit code).
 dyno's rule, the same for bench, demo, check and verify:
@@ -82,7 +84,3 @@ def run_status(finished: bool, tally: Tally) -> str:
     if tally.all_failed:
         return "failed"
     return "complete" if finished else "partial"
-
-
-def exit_code(status: str, tally: Tally, max_error_rate: float) -> int:
-    return 0 if status == "complete" and not tally.over(max_error_rate) else 1

@@ -1,0 +1,21 @@
+"""What a scenario stores as its config: its own fields, as JSON holds them, and what it adds.
+
+Stored runs are compared by these keys and values, so a field's name is its key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+
+def fields_config(scenario: DataclassInstance, **extra: Any) -> dict[str, Any]:
+    """The scenario's fields in their order (tuples as lists), then `extra`."""
+    out: dict[str, Any] = {}
+    for f in fields(scenario):
+        value = getattr(scenario, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out | extra
