@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,7 +25,7 @@ from rich.progress import (
 from dyno import signals
 from dyno.engine.supervisor import ProgressFn
 from dyno.settings import Settings
-from dyno.store import RunOutcome, stored_runs
+from dyno.store import RunOutcome, Store, stored_runs
 
 console = Console()
 err_console = Console(stderr=True)
@@ -173,3 +173,24 @@ def request_progress() -> Iterator[RequestBar]:
     )
     with Progress(*columns, console=err_console, transient=True) as progress:
         yield RequestBar(progress)
+
+
+Outcome = TypeVar("Outcome", bound=RunOutcome)
+
+
+def measure(
+    start: Callable[[Settings, Store, RequestBar], Outcome],
+    fmt: str = "text",
+    output: Path | None = None,
+) -> Outcome:
+    """The one shape of a command that measures: run `start` under the progress bar (a signal names
+    the run it kept), then show the stored run through `dyno report`'s renderer, to `output` if given."""
+    from dyno.report.show import show_run
+
+    s = settings()
+    with Store(s.db_path) as store:
+        with stored_on_interrupt(), request_progress() as bar:
+            result = start(s, store, bar)
+        with writer(output) as write:
+            show_run(store, result.run_id, fmt, console, write)
+    return result

@@ -10,18 +10,14 @@ import typer
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
 from dyno.cli._common import (
-    console,
     finish,
     max_error_rate_option,
-    request_progress,
-    settings,
-    stored_on_interrupt,
+    measure,
 )
 from dyno.client import ClientConfig
 from dyno.engine.target import TargetSpec
 from dyno.errors import UsageError
-from dyno.report.show import Format, show_run
-from dyno.store import Store
+from dyno.report.show import Format
 from dyno.workloads.shapes import parse_lengths
 
 Suite = Enum("Suite", {name: name for name in suites.SUITES}, type=str)  # type: ignore[misc]
@@ -129,21 +125,20 @@ def register(app: typer.Typer) -> None:
             suite.value, scenario or None, repeat, _levels(concurrency), knobs
         )
         spec = TargetSpec(target, model, api_key_env, hardware, keep)
-        s = settings()
-        with Store(s.db_path) as store:
-            with stored_on_interrupt(), request_progress() as bar:
-                result = run_bench(
-                    s,
-                    store,
-                    scenarios,
-                    spec,
-                    suite=suite_name,
-                    progress=bar,
-                    step=bar.step,
-                    on_engine_progress=bar.engine_progress,
-                    client_config=ClientConfig(request_deadline_s=request_timeout),
-                    workers=workers,
-                    max_error_rate=max_error_rate,
-                )
-            show_run(store, result.run_id, fmt, console)
+        result = measure(
+            lambda s, store, bar: run_bench(
+                s,
+                store,
+                scenarios,
+                spec,
+                suite=suite_name,
+                progress=bar,
+                step=bar.step,
+                on_engine_progress=bar.engine_progress,
+                client_config=ClientConfig(request_deadline_s=request_timeout),
+                workers=workers,
+                max_error_rate=max_error_rate,
+            ),
+            fmt,
+        )
         finish(result)

@@ -6,16 +6,12 @@ import typer
 
 from dyno.bench.demo import run_demo
 from dyno.cli._common import (
-    console,
     finish,
     max_error_rate_option,
-    request_progress,
+    measure,
     settings,
-    stored_on_interrupt,
 )
 from dyno.engine import profiles
-from dyno.report.show import Format, show_run
-from dyno.store import Store
 
 
 def register(app: typer.Typer) -> None:
@@ -32,20 +28,18 @@ def register(app: typer.Typer) -> None:
         completed, every scenario ran and no more than --max-error-rate of its requests failed;
         1 otherwise (the message says why); 2 bad input; 128+N stopped by signal N.
         """
-        s = settings()
-        with Store(s.db_path) as store:
-            with stored_on_interrupt(), request_progress() as bar:
-                res = run_demo(
-                    s,
-                    store,
-                    profile=profile,
-                    keep=keep,
-                    port=port,
-                    progress=bar,
-                    step=bar.step,
-                    on_progress=bar.engine_progress,
-                    max_error_rate=max_error_rate,
-                )
-            show_run(store, res.run_id, Format.text, console)
+        res = measure(
+            lambda s, store, bar: run_demo(
+                s,
+                store,
+                profile=profile,
+                keep=keep,
+                port=port,
+                progress=bar,
+                step=bar.step,
+                on_progress=bar.engine_progress,
+                max_error_rate=max_error_rate,
+            )
+        )
         tail = f"engine still up at {res.url} (`dyno down` to stop)" if res.kept_up else "engine stopped"
-        finish(res, f"stored as run {res.run_id} in {s.db_path}; {tail}")
+        finish(res, f"stored as run {res.run_id} in {settings().db_path}; {tail}")

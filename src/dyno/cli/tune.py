@@ -9,17 +9,14 @@ import typer
 from rich.markup import escape
 
 from dyno.cli._common import (
-    console,
     err_console,
     finish,
-    request_progress,
+    measure,
     settings,
-    stored_on_interrupt,
-    writer,
 )
 from dyno.errors import UsageError
-from dyno.report.show import Format, show_run
-from dyno.store import Store
+from dyno.report.show import Format
+from dyno.store import Store, resolve_run_id
 from dyno.tune.runner import TuneOptions, run_tune
 from dyno.workloads.prompts import CONTENT_TYPES
 
@@ -78,27 +75,25 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 the tune finished with a winner; 1 it finished without one, or stopped; 2 bad
         input; 128+N stopped by signal N (the engine is stopped; --resume RUN carries on).
         """
-        s = settings()
-        with Store(s.db_path) as store:
-            if resume is not None:
-                from dyno.store import resolve_run_id
-
-                opts, rid = None, resolve_run_id(store, resume)
-            else:
-                if not profile or not sweep:
-                    raise UsageError("dyno tune PROFILE --sweep NAME=VALUES [...], or dyno tune --resume RUN")
-                opts = TuneOptions(
-                    profile, tuple(sweep), _objective(objective), _contents(content), repeats, budget,
-                    exhaustive, seed, slo, gate_limit, max_tokens=max_tokens, name=name,
-                )  # fmt: skip
-                _ = opts.knobs, opts.slo_limit()  # parsed now: a bad --sweep stops before anything starts
-                rid = None
-            with stored_on_interrupt(), request_progress() as bar:
-                result = run_tune(
-                    s, store, opts, resume=rid, step=bar.step, on_engine_progress=bar.engine_progress
-                )
-            with writer(output) as write:
-                show_run(store, result.run_id, fmt, console, write)
+        opts, rid = None, None
+        if resume is not None:
+            with Store(settings().db_path) as store:
+                rid = resolve_run_id(store, resume)
+        else:
+            if not profile or not sweep:
+                raise UsageError("dyno tune PROFILE --sweep NAME=VALUES [...], or dyno tune --resume RUN")
+            opts = TuneOptions(
+                profile, tuple(sweep), _objective(objective), _contents(content), repeats, budget,
+                exhaustive, seed, slo, gate_limit, max_tokens=max_tokens, name=name,
+            )  # fmt: skip
+            _ = opts.knobs, opts.slo_limit()  # parsed now: a bad --sweep stops before anything starts
+        result = measure(
+            lambda s, store, bar: run_tune(
+                s, store, opts, resume=rid, step=bar.step, on_engine_progress=bar.engine_progress
+            ),
+            fmt,
+            output,
+        )
         if result.kept is not None:
             kept = result.kept
             err_console.print(

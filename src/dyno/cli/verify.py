@@ -12,15 +12,11 @@ from __future__ import annotations
 import typer
 
 from dyno.cli._common import (
-    console,
     finish,
     max_error_rate_option,
-    request_progress,
-    settings,
-    stored_on_interrupt,
+    measure,
 )
-from dyno.report.show import Format, show_run
-from dyno.store import Store
+from dyno.report.show import Format
 from dyno.verify import VerifyOptions, parse_suites, run_verify
 from dyno.verify.runner import DEFAULT_CONCURRENCY
 from dyno.verify.suites import LOSSLESS_MAX_TOKENS
@@ -56,21 +52,20 @@ def register(app: typer.Typer) -> None:
         input; 128+N when stopped by signal N.
         """
         options = VerifyOptions(parse_suites(suite), limit, max_tokens, concurrency, api_key_env)
-        s = settings()
-        with Store(s.db_path) as store:
-            with stored_on_interrupt(), request_progress() as bar:
-                result = run_verify(
-                    s,
-                    store,
-                    candidate,
-                    baseline,
-                    candidate_model=model,
-                    baseline_model=baseline_model,
-                    options=options,
-                    progress=bar,
-                    step=bar.step,
-                    on_engine_progress=bar.engine_progress,
-                    max_error_rate=max_error_rate,
-                )
-            show_run(store, result.run_id, fmt, console)
+        result = measure(
+            lambda s, store, bar: run_verify(
+                s,
+                store,
+                candidate,
+                baseline,
+                candidate_model=model,
+                baseline_model=baseline_model,
+                options=options,
+                progress=bar,
+                step=bar.step,
+                on_engine_progress=bar.engine_progress,
+                max_error_rate=max_error_rate,
+            ),
+            fmt,
+        )
         finish(result)
