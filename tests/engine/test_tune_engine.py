@@ -13,8 +13,8 @@ import psutil
 import pytest
 
 from dyno.engine.state import group_members, read_state
-from dyno.report.tune import build_tune_report
 from dyno.store import Store
+from dyno.tune.result import summarize_tune
 from tests.conftest import home_with_models
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -64,18 +64,23 @@ def test_a_k_sweep_survives_sigterm_resumes_and_keeps_the_answers(
     assert out.returncode == 0, out.stderr + out.stdout[-3000:]
     with Store(s.db_path) as store:
         trials = store.trials(rid)
-        rep = build_tune_report(store, rid)
+        rep = summarize_tune(store, rid)
         assert store.get_run(rid).status == "complete"  # type: ignore[union-attr]
     assert [t.bench_run_id for t in trials[: len(first)]] == [t.bench_run_id for t in first]  # not re-run
     assert sorted(t.candidate[0][1] for t in trials) == [0, 2, 4]
-    for t in trials:
-        assert t.status == "measured", (t.candidate, t.status, t.note)
+    # Each candidate kept the baseline's answers (at least 5 of 6: the 80% bar) and was measured,
+    # or changed them and was refused. Which one is the CPU's numerics: on one CI CPU ngram k=4
+    # matched 2 of 6 greedy answers under bf16. The gate's verdict must agree with its own bar.
+    for t, v in zip(trials, rep.trials, strict=True):
         assert t.verify_run_id is not None
-    assert all(
-        v.lossless.split("/")[0] == v.lossless.split("/")[1] or int(v.lossless.split("/")[0]) >= 5
-        for v in rep.trials
-    )
-    spec = [t for t in trials if t.candidate[0][1] > 0]
+        matched, n = (int(x) for x in v.lossless.removesuffix(" FAIL").split("/"))
+        if t.candidate[0][1] == 0:
+            assert t.status == "measured" and matched == n, (t.status, v.lossless)  # the baseline itself
+        elif matched >= 5:
+            assert t.status == "measured", (t.candidate, t.status, t.note)
+        else:
+            assert t.status == "rejected" and "answers changed" in (t.note or ""), (t.status, t.note)
+    spec = [t for t in trials if t.candidate[0][1] > 0 and t.status == "measured"]
     assert all(t.spec and t.spec["per_position_rate"] for t in spec)  # the counters moved: it ran speculation
     assert rep.winner is not None and rep.exhaustive_fraction is not None
     assert "winner written as profile" in out.stderr and (s.profiles_dir / "smollm2-tuned.toml").exists()

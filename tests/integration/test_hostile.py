@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from dyno.engine.state import read_state
 from dyno.settings import Settings
 from dyno.store import Store
 from tests.fixtures.hostile_server import hostile_server
@@ -85,3 +86,21 @@ def test_check_and_verify_exit_non_zero_when_requests_fail(dyno_home: Path) -> N
     with Store(Settings.from_env().db_path) as store:
         kinds = {r.kind: r.status for r in store.list_runs()}
     assert kinds == {"check": "failed", "verify": "failed"}
+
+
+def test_an_engine_built_for_another_cpu_is_named_as_such(dyno_home: Path, tmp_path: Path) -> None:
+    # llama.cpp builds for the CPU it is built on; a binary carried to a CPU without those
+    # instructions dies of SIGILL before it can log why (seen in CI: a cached AVX-512 build on AVX2).
+    fake = tmp_path / "llama-server"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = "--version" ]; then echo "version: 0.6.0 (build 11434, commit x)" >&2; exit 0; fi\n'
+        "echo 'load_model: loading model'\n"
+        "kill -ILL $$\n"
+    )
+    fake.chmod(0o755)
+    out = dyno(dyno_home, "up", "smollm2-llama", "--llama-server", str(fake))
+    assert out.returncode != 0
+    said = out.stderr + out.stdout
+    assert "exit code -4" in said and "illegal instruction" in said and "another CPU" in said, said
+    assert read_state(Settings(dyno_home)) is None
