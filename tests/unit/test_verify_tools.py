@@ -8,8 +8,8 @@ from decimal import Decimal
 import jsonschema
 import pytest
 
+from dyno.client.toolcheck import check_tool_call
 from dyno.verify.suites import parse_suites, plan_suites
-from dyno.verify.toolcheck import check_tool_call
 from dyno.workloads.verify_sets import LOSSLESS_PROMPTS, MATH_PROBLEMS, TOOL_TASKS, ToolTask
 
 TASKS = {t.id: t for t in TOOL_TASKS}

@@ -108,14 +108,7 @@ class BenchContext:
 
     def chat(self, text: str, max_tokens: int, *, fixed: bool = False, **kw: Any) -> GenRequest:
         """A greedy chat request; `fixed` asks the server to ignore EOS and produce exactly max_tokens."""
-        return GenRequest(
-            self.model,
-            ({"role": "user", "content": text},),
-            max_tokens=max_tokens,
-            temperature=0.0,
-            ignore_eos=fixed,
-            **kw,
-        )
+        return GenRequest.user(self.model, text, max_tokens, ignore_eos=fixed, **kw)
 
 
 @dataclass(frozen=True)

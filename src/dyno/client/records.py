@@ -46,6 +46,11 @@ class GenRequest:
     tool_choice: str | dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def user(cls, model: str, text: str, max_tokens: int, **kw: Any) -> GenRequest:
+        """The one way a greedy chat of a single user message is built (bench, check and verify send it)."""
+        return cls(model, ({"role": "user", "content": text},), max_tokens=max_tokens, **kw)
+
     def body(self, *, stream: bool, continuous_usage: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,

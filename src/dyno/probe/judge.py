@@ -9,12 +9,12 @@ own module, probe/identity.py.
 from __future__ import annotations
 
 import ipaddress
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from dyno.client import RequestRecord, server_message
+from dyno.client.toolcheck import judge_tool_call
 from dyno.metrics.vllm import SpecDecodeDelta
 
 Status = Literal["pass", "warn", "fail", "skipped"]
@@ -111,23 +111,17 @@ def judge_chat(r: RequestRecord) -> CheckResult:
 
 
 def tool_call_problems(calls: tuple[dict[str, Any], ...], tool: dict[str, Any]) -> list[str]:
-    """Why the calls do not invoke `tool` correctly: right name, JSON arguments valid against its schema."""
-    from jsonschema import Draft202012Validator
-
-    fn = tool["function"]
-    if not calls:
+    """Why the calls do not invoke `tool` correctly (verify's rule: the first parsed call); [] if they do."""
+    v = judge_tool_call(calls, tool)
+    if v.valid:
+        return []
+    if v.reason == "no_tool_call":
         return ["no tool call came back"]
-    call = calls[0]
-    problems = []
-    if call.get("name") != fn["name"]:
-        problems.append(f"called {call.get('name')!r}, wanted {fn['name']!r}")
-    try:
-        args = json.loads(call.get("arguments") or "")
-    except json.JSONDecodeError as e:
-        return [*problems, f"arguments are not JSON ({e.msg}): {str(call.get('arguments'))[:80]!r}"]
-    errors = sorted(Draft202012Validator(fn.get("parameters") or {}).iter_errors(args), key=str)
-    problems += [f"arguments do not match the schema: {e.message}" for e in errors[:3]]
-    return problems
+    if v.reason == "schema_invalid":
+        return [f"arguments do not match the schema: {v.detail}"]
+    if v.reason == "unparsable_arguments":
+        return [f"arguments are {v.detail}: {str(v.arguments)[:80]!r}"]
+    return [v.detail]
 
 
 def _enable_tools(engine: str | None, parser_hint: str) -> str:

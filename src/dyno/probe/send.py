@@ -26,14 +26,7 @@ class Prober:
     model: str
 
     def chat(self, text: str, max_tokens: int, **kw: Any) -> GenRequest:
-        return GenRequest(
-            self.model,
-            ({"role": "user", "content": text},),
-            max_tokens=max_tokens,
-            temperature=0.0,
-            seed=0,
-            **kw,
-        )
+        return GenRequest.user(self.model, text, max_tokens, seed=0, **kw)
 
     def complete(self, text: str, max_tokens: int) -> GenRequest:
         return GenRequest(

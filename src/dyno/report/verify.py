@@ -44,11 +44,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from dyno.client.toolcheck import ToolVerdict
 from dyno.report.render import md_table
 from dyno.verify.evaluate import SIDES, LosslessResult, MathResult, ToolsResult, Verdict, facts
 from dyno.verify.stats import ALPHA, PairedOutcome
 from dyno.verify.summary import SideInfo, SuiteSection, VerifyReport
-from dyno.verify.toolcheck import ToolVerdict
 
 # ---- shared wording ---------------------------------------------------------------------------
 

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from dyno.client.records import RequestRecord
+from dyno.client.toolcheck import REASONS, ToolVerdict, check_tool_call
 from dyno.verify.answers import extract_answer, is_correct
 from dyno.verify.divergence import Divergence, first_divergence
 from dyno.verify.stats import PairedOutcome, paired_outcome
-from dyno.verify.toolcheck import REASONS, ToolVerdict, check_tool_call
 
 MATCH_RATE_BAR = 0.8  # the engine's own bar: >= 80% of prompts identical under greedy decoding
 SIDES = ("candidate", "baseline")

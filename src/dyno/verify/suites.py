@@ -66,11 +66,10 @@ def request_for(suite: str, config: dict[str, Any], model: str, index: int) -> G
         tool_choice = config.get("tool_choice", TOOL_CHOICE)
     else:
         raise UsageError(f"unknown verify suite {suite!r}")
-    return GenRequest(
+    return GenRequest.user(
         model,
-        ({"role": "user", "content": content},),
-        max_tokens=int(config["max_tokens"]),
-        temperature=0.0,
+        content,
+        int(config["max_tokens"]),
         seed=int(config.get("seed", SEED)),
         tools=tools,
         tool_choice=tool_choice,

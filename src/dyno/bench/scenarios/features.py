@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,6 +10,7 @@ from dyno.bench.scenarios.config import fields_config
 from dyno.bench.stats import summarize
 from dyno.catalog.tools import suggest_tool_parser
 from dyno.client import derive, server_message
+from dyno.client.toolcheck import judge_tool_call
 from dyno.metrics.vllm import spec_decode_delta
 from dyno.workloads.prompts import CONTENT_TYPES, TIME_TOOL, TOOL_TASK, WEATHER_TOOL
 
@@ -86,24 +86,11 @@ class ToolCall:
                         data.name, "tools - plain", "prompt_overhead_tok", t.mean - p.mean, n=min(p.n, t.n)
                     )
                 )
-            valid = sum(1 for r in tools if _valid_call(r.tool_calls))
+            valid = sum(1 for r in tools if judge_tool_call(r.tool_calls, WEATHER_TOOL).valid)
             rows += keep(
                 ResultRow.scalar(data.name, "tools", "valid_tool_calls", valid / len(tools), n=len(tools))
             )
         return ScenarioSummary(rows, notes)
-
-
-def _valid_call(calls: tuple[dict[str, Any], ...]) -> bool:
-    for c in calls:
-        if c.get("name") != "get_weather":
-            continue
-        try:
-            args = json.loads(c.get("arguments") or "")
-        except json.JSONDecodeError:
-            continue
-        if isinstance(args, dict) and isinstance(args.get("city"), str):
-            return True
-    return False
 
 
 @dataclass(frozen=True)

@@ -86,3 +86,9 @@ def check_tool_call(
             "schema_invalid", f"{where + ': ' if where else ''}{problem.message}", name, raw_text
         )
     return ToolVerdict("ok", "", name, raw_text)
+
+
+def judge_tool_call(tool_calls: Sequence[dict[str, Any]], tool: dict[str, Any], **kw: Any) -> ToolVerdict:
+    """`check_tool_call` against an OpenAI tool definition ({"type": "function", "function": {...}})."""
+    fn = tool["function"]
+    return check_tool_call(tool_calls, expected_function=fn["name"], schema=fn.get("parameters") or {}, **kw)
