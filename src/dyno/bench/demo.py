@@ -26,7 +26,7 @@ def run_demo(
     port: int | None = None,
     progress: BenchProgress | None = None,
     step: Callable[[str], None] = lambda _m: None,
-    on_progress: supervisor.ProgressFn | None = None,
+    on_engine_progress: supervisor.ProgressFn | None = None,
     max_error_rate: float = 0.0,
 ) -> BenchResult:
     return run_bench(
@@ -38,7 +38,7 @@ def run_demo(
         kind="demo",
         progress=progress,
         step=step,
-        on_engine_progress=on_progress,
+        on_engine_progress=on_engine_progress,
         max_error_rate=max_error_rate,
         every_scenario=True,
     )

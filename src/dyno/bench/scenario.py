@@ -138,6 +138,11 @@ class ScenarioData:
             out.setdefault(r.label, []).append(r)
         return out
 
+    def by_level(self) -> list[tuple[str, list[RequestRecord]]]:
+        """The answered requests per numeric label (a length, a size, a concurrency), in numeric order."""
+        groups = self.by_label()
+        return [(label, groups[label]) for label in sorted(groups, key=int)]
+
 
 @dataclass(frozen=True)
 class ResultRow:

@@ -121,23 +121,7 @@ def workload(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Workl
     requests in flight, as `vllm bench serve --max-concurrency` does), else sustained concurrency."""
     dataset = load_dataset(knobs.dataset) if knobs.dataset else None
     requests = knobs.requests if knobs.requests is not None or knobs.duration_s is not None else 64
-    if knobs.rates:
-        if any(r <= 0 for r in knobs.rates):
-            raise UsageError("--rate takes requests per second > 0, e.g. 2 or 1,2,4")
-        cap = knobs.max_concurrency or (max(concurrency) if concurrency else None)
-        return Workload(
-            mode="rate",
-            levels=knobs.rates,
-            requests=requests,
-            duration_s=knobs.duration_s,
-            input_tokens=knobs.input_tokens,
-            output_tokens=knobs.output_tokens,
-            dataset=dataset,
-            arrival=knobs.arrival,
-            seed=knobs.seed,
-            **({"max_concurrency": cap} if cap else {}),
-        )
-    return Workload(
+    shape = Workload(
         mode="concurrent",
         levels=tuple(float(c) for c in (concurrency or (1,))),
         requests=requests,
@@ -146,6 +130,18 @@ def workload(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Workl
         output_tokens=knobs.output_tokens,
         dataset=dataset,
         seed=knobs.seed,
+    )
+    if not knobs.rates:
+        return shape
+    if any(r <= 0 for r in knobs.rates):
+        raise UsageError("--rate takes requests per second > 0, e.g. 2 or 1,2,4")
+    cap = knobs.max_concurrency or (max(concurrency) if concurrency else None)
+    return replace(
+        shape,
+        mode="rate",
+        levels=knobs.rates,
+        arrival=knobs.arrival,
+        max_concurrency=cap or shape.max_concurrency,
     )
 
 

@@ -38,14 +38,26 @@ CEILING_METRICS = {"decode_tok_s"}
 class ScenarioFigures:
     """One scenario of a run: its figures, notes and token cross-check (and the raw rows they came from)."""
 
-    name: str
-    status: str
-    config: dict[str, Any]
-    notes: list[str]
+    data: ScenarioData = field(repr=False)  # the stored scenario and its raw rows
+    notes: list[str]  # the stored notes, and what deriving the figures found
     rows: list[ResultRow]
     tokens: TokenCheck
-    facts: dict[str, Any] = field(default_factory=dict)  # stored outcomes, client health among them
-    data: ScenarioData | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.data.name
+
+    @property
+    def status(self) -> str:
+        return self.data.status
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.data.config
+
+    @property
+    def facts(self) -> dict[str, Any]:  # stored outcomes, client health among them
+        return self.data.facts
 
 
 @dataclass(frozen=True)
@@ -127,9 +139,7 @@ def _scenario(data: ScenarioData, unreadable: str | None, ceiling: CeilingInputs
         kinds = sorted({r.error_kind or "?" for r in failed})
         notes.append(f"{len(failed)} requests failed ({', '.join(kinds)})")
     rows = with_ceilings(summary.rows, data, ceiling)
-    return ScenarioFigures(
-        data.name, data.status, data.config, notes, rows, token_check(data), dict(data.facts), data
-    )
+    return ScenarioFigures(data, notes, rows, token_check(data))
 
 
 def summarize_run(store: Store, run_id: int) -> RunSummary:
@@ -171,7 +181,7 @@ class ObjectiveFigures:
 def objective_figures(summary: RunSummary) -> ObjectiveFigures | None:
     """The objective scenario's repeats, per-content figures and speculation counters; None without one."""
     s = summary.scenario(Objective.name)
-    if s is None or s.data is None:
+    if s is None:
         return None
     data, cfg = s.data, s.config
     samples = repeat_values(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.resources
 import tomllib
@@ -154,33 +155,29 @@ def _read(name: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def _frozen(cls: type[T], src: BaseModel, **given: Any) -> T:
+    """The frozen catalog entry `cls` from its validated TOML `src`: each field of `cls` that `src` has,
+    lists as tuples and an empty value ("" or 0) of an optional field as None, then `given`."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # every catalog entry is a dataclass
+        if f.name in given or f.name not in type(src).model_fields:
+            continue
+        v = getattr(src, f.name)
+        if isinstance(v, list):
+            v = tuple(v)
+        elif isinstance(v, dict):
+            v = dict(v)
+        elif not v and not isinstance(v, bool) and "None" in str(f.type):
+            v = None
+        values[f.name] = v
+    return cls(**values, **given)
+
+
 def _to_model(mid: str, m: _ModelIn) -> Model:
-    return Model(
+    return _frozen(
+        Model,
+        m,
         id=mid,
-        name=m.name,
-        family=m.family,
-        tokenizer=m.tokenizer,
-        hub_id=m.hub_id,
-        local=m.local,
-        instruct=m.instruct,
-        instruct_variant=m.instruct_variant or None,
-        multimodal=m.multimodal,
-        modalities=tuple(m.modalities),
-        tool_call_parser=m.tool_call_parser or None,
-        reasoning_parser=m.reasoning_parser or None,
-        drafter=m.drafter or None,
-        total_params_b=m.total_params_b,
-        total_params_scope=m.total_params_scope,
-        active_params_b=m.active_params_b,
-        hidden_size=m.hidden_size,
-        vocab_size=m.vocab_size,
-        tied_embeddings=m.tied_embeddings,
-        max_context=m.max_context,
-        sliding_window=m.sliding_window or None,
-        num_attention_heads=m.num_attention_heads,
-        vision_params_b=m.vision_params_b,
-        audio_params_b=m.audio_params_b,
-        per_layer_embedding_params_b=m.per_layer_embedding_params_b,
         attention=tuple(
             AttentionGroup(
                 kind=a.kind,
@@ -217,40 +214,15 @@ class Catalog:
 
     def __init__(self, raw: _CatalogIn) -> None:
         self.hardware: dict[str, Hardware] = {
-            hid: Hardware(
-                id=hid,
-                name=h.name,
-                aliases=tuple(h.aliases),
-                memory_gb=h.memory_gb,
-                memory_bandwidth_gb_s=h.memory_bandwidth_gb_s,
-                unified_memory=h.unified_memory,
-                compute_capability=h.compute_capability,
-                native_fp8=h.native_fp8,
-                native_fp4_moe=h.native_fp4_moe,
-                bf16_dense_tflops=h.bf16_dense_tflops,
-                cuda_device_name=h.cuda_device_name,
-                runtime_overhead_gb=h.runtime_overhead_gb,
-                os_headroom_gb=h.os_headroom_gb,
-                sources=dict(h.sources),
-                estimated=dict(h.estimated),
-            )
-            for hid, h in raw.hardware.items()
+            hid: _frozen(Hardware, h, id=hid) for hid, h in raw.hardware.items()
         }
         self.quants: dict[str, QuantFormat] = {
-            qid: QuantFormat(
-                qid, q.name, q.bits_per_weight, q.bytes_per_weight, q.kind, q.vllm_quantization,
-                dict(q.sources), dict(q.estimated),
-            )
-            for qid, q in raw.quants.items()
-        }  # fmt: skip
+            qid: _frozen(QuantFormat, q, id=qid) for qid, q in raw.quants.items()
+        }
         self.models: dict[str, Model] = {mid: _to_model(mid, m) for mid, m in raw.models.items()}
         self.drafters: dict[str, Drafter] = {
-            did: Drafter(
-                did, d.name, d.hub_id, d.target, d.tokenizer, d.method, d.weights_gb,
-                dict(d.sources), dict(d.estimated),
-            )
-            for did, d in raw.drafters.items()
-        }  # fmt: skip
+            did: _frozen(Drafter, d, id=did) for did, d in raw.drafters.items()
+        }
         self._check()
 
     def _check(self) -> None:

@@ -84,6 +84,10 @@ class RequestBar:
         self.p.console.print(f"[dim]{time.monotonic() - self.t0:6.1f}s[/] {escape(message)}", highlight=False)
         self.p.update(self.task, description=escape(message))
 
+    def hooks(self) -> dict[str, Any]:
+        """What a runner takes to show its progress: `run_x(..., **bar.hooks())`."""
+        return {"progress": self, "step": self.step, "on_engine_progress": self.engine_progress}
+
     def engine_progress(self, elapsed_s: float, last_line: str) -> None:
         self.p.update(
             self.task,

@@ -35,9 +35,7 @@ def register(app: typer.Typer) -> None:
                 profile=profile,
                 keep=keep,
                 port=port,
-                progress=bar,
-                step=bar.step,
-                on_progress=bar.engine_progress,
+                **bar.hooks(),
                 max_error_rate=max_error_rate,
             )
         )

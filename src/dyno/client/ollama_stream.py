@@ -20,7 +20,7 @@ import httpx
 
 from dyno.client.ollama import timing_from_final
 from dyno.client.records import Chunk, ChunkKind, GenRequest, RequestRecord
-from dyno.client.stream import ClientConfig, end_error, exchange, http_client, read_lines
+from dyno.client.stream import BaseClient, end_error, exchange, http_client, read_lines
 
 PATH = "/api/chat"
 
@@ -82,24 +82,13 @@ class _Lines:
             self.final = obj
 
 
-class OllamaNativeClient:
-    """Async client for Ollama's native chat (`base_url` without `/v1`); one per run."""
+class OllamaNativeClient(BaseClient):
+    """Async client for Ollama's native chat; one per run."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        api_key: str | None = None,
-        config: ClientConfig | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        self.config = config or ClientConfig()
-        self._http = http_client(base_url, api_key, self.config, transport)
+    def _connect(self, transport: httpx.AsyncBaseTransport | None) -> None:
+        self._http = http_client(self.base_url, self.api_key, self.config, transport)
 
-    async def __aenter__(self) -> OllamaNativeClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
+    async def aclose(self) -> None:
         await self._http.aclose()
 
     async def generate(self, req: GenRequest) -> RequestRecord:
@@ -116,24 +105,12 @@ class OllamaNativeClient:
         error = end_error(ex, st.error, st.malformed, truncated)
         final = st.final or {}
         timing = timing_from_final(final) if st.final else None
-        return RequestRecord(
-            params=params,
-            t_sent_ns=ex.t_sent_ns,
-            t_headers_ns=ex.t_headers_ns,
-            t_first_chunk_ns=st.t_first_chunk,
-            t_first_content_ns=st.t_first_content,
-            t_end_ns=ex.t_end_ns,
-            chunks=tuple(st.chunks),
+        return ex.record(
+            params,
+            error,
+            st,
             prompt_tokens=timing.prompt_eval_count if timing else None,
             output_tokens=timing.eval_count if timing else None,
-            output_text="".join(st.text),
-            reasoning_text="".join(st.reasoning),
             finish_reason=final.get("done_reason"),
-            response_model=st.model,
-            http_status=ex.status,
-            error_kind=error[0] if error else None,
-            error_message=error[1] if error else None,
-            malformed_events=len(st.malformed),
-            response_headers=ex.headers,
             server_timing=timing.as_server_timing() if timing else None,
         )

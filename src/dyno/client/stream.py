@@ -15,7 +15,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -219,6 +219,42 @@ class Exchange:
     headers: dict[str, str]
     error: tuple[str, str] | None  # (kind, message); None when the body was read to its end
 
+    def record(
+        self, params: dict[str, Any], error: tuple[str, str] | None, st: StreamRead, **read: Any
+    ) -> RequestRecord:
+        """This exchange as a request record: its timing, status, headers and final error (`end_error`),
+        what every stream parser reads alike (`st`), and what only this one read (tokens, tools, ...)."""
+        return RequestRecord(
+            params=params,
+            t_sent_ns=self.t_sent_ns,
+            t_headers_ns=self.t_headers_ns,
+            t_first_chunk_ns=st.t_first_chunk,
+            t_first_content_ns=st.t_first_content,
+            t_end_ns=self.t_end_ns,
+            chunks=tuple(st.chunks),
+            output_text="".join(st.text),
+            reasoning_text="".join(st.reasoning),
+            response_model=st.model,
+            http_status=self.status,
+            response_headers=self.headers,
+            error_kind=error[0] if error else None,
+            error_message=error[1] if error else None,
+            malformed_events=len(st.malformed),
+            **read,
+        )
+
+
+class StreamRead(Protocol):
+    """What the SSE and the NDJSON parsers both keep as a stream comes in."""
+
+    t_first_chunk: int | None
+    t_first_content: int | None
+    chunks: list[Chunk]
+    text: list[str]
+    reasoning: list[str]
+    model: str | None
+    malformed: list[str]
+
 
 async def exchange(
     http: httpx.AsyncClient,
@@ -306,8 +342,9 @@ def http_client(
     )
 
 
-class StreamClient:
-    """Async client for one endpoint (`base_url` without `/v1`)."""
+class BaseClient:
+    """What every generation client shares: made from a base URL (without `/v1`), an API key and a
+    config; used as `async with`, which closes its connections."""
 
     def __init__(
         self,
@@ -320,6 +357,26 @@ class StreamClient:
         self.config = config or ClientConfig()
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key  # in memory only: worker processes need it to authenticate too
+        self._connect(transport)
+
+    def _connect(self, transport: httpx.AsyncBaseTransport | None) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        raise NotImplementedError
+
+
+class StreamClient(BaseClient):
+    """Async client for one endpoint's OpenAI-compatible streaming API."""
+
+    def _connect(self, transport: httpx.AsyncBaseTransport | None) -> None:
+        base_url, api_key = self.base_url, self.api_key
         per_pool = max(1, min(self.config.connections_per_pool, self.config.max_connections))
         n_pools = -(-self.config.max_connections // per_pool)
         # One TLS context for all pools: building one costs ~20 ms, even for http:// URLs.
@@ -335,12 +392,6 @@ class StreamClient:
     @property
     def continuous_usage(self) -> bool:
         return self._continuous_usage
-
-    async def __aenter__(self) -> StreamClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         for pool in self._pools:
@@ -412,26 +463,14 @@ class StreamClient:
             st.malformed,
             None if ended else "stream ended without [DONE] or a finish_reason",
         )
-        return RequestRecord(
-            params=params,
-            t_sent_ns=ex.t_sent_ns,
-            t_headers_ns=ex.t_headers_ns,
-            t_first_chunk_ns=st.t_first_chunk,
-            t_first_content_ns=st.t_first_content,
-            t_end_ns=ex.t_end_ns,
-            chunks=tuple(st.chunks),
+        return ex.record(
+            params,
+            error,
+            st,
             prompt_tokens=st.prompt_tokens,
             output_tokens=st.output_tokens,
             reasoning_tokens=st.reasoning_tokens,
-            output_text="".join(st.text),
-            reasoning_text="".join(st.reasoning),
             tool_calls=tuple(st.tools[i] for i in sorted(st.tools)),
             finish_reason=st.finish_reason,
-            response_model=st.model,
-            http_status=ex.status,
-            error_kind=error[0] if error else None,
-            error_message=error[1] if error else None,
-            malformed_events=len(st.malformed),
-            response_headers=ex.headers,
             server_timing=st.server_timing,
         )

@@ -20,7 +20,7 @@ from dyno.engine.target import Target
 from dyno.store import RunSink, record_run
 from dyno.store.records import SideRecord
 from dyno.verify.evaluate import SIDES, Verdict, facts, judge, verdict
-from dyno.verify.runner import METHOD, send_side, side_info, store_sides
+from dyno.verify.runner import METHOD, send_side, side_info, store_candidate, store_sides
 from dyno.verify.suites import SuitePlan, plan_suites
 
 GATE_SUITES = ("lossless", "math")
@@ -60,13 +60,7 @@ def judge_and_store(
     }
     with record_run(sink, "verify", prov, method) as run:
         store_sides(run, {"candidate": side_info(candidate), "baseline": baseline})
-        run.update(
-            endpoint=candidate.url,
-            model=candidate.model,
-            engine=candidate.engine,
-            engine_version=candidate.engine_version,
-            key_properties=candidate.key_properties(),
-        )
+        store_candidate(run, candidate)
         results = []
         rows = as_side(candidate_answers, SIDES[0]) + as_side(baseline_answers, SIDES[1])
         for p in plans:

@@ -85,6 +85,17 @@ def side_info(t: Target) -> SideRecord:
     )
 
 
+def store_candidate(run: RunRecorder, cand: Target) -> None:
+    """The run's own columns describe the candidate: a verify run compares like a bench of it."""
+    run.update(
+        endpoint=cand.url,
+        model=cand.model,
+        engine_version=cand.engine_version,
+        engine=cand.engine,
+        key_properties=cand.key_properties(),
+    )
+
+
 def store_sides(run: RunRecorder, sides: dict[str, SideRecord]) -> None:
     """Both sides' provenance on the run row (server_info and launch_config, per side)."""
     stored = {k: side.stored() for k, side in sides.items()}
@@ -222,13 +233,7 @@ def _record_sides(run: RunRecorder, done: dict[str, Target]) -> None:
     store_sides(run, {k: side_info(t) for k, t in done.items()})
     cand = done.get("candidate")
     if cand is not None:
-        run.update(
-            endpoint=cand.url,
-            model=cand.model,
-            engine_version=cand.engine_version,
-            engine=cand.engine,
-            key_properties=cand.key_properties(),
-        )
+        store_candidate(run, cand)
 
 
 def _failure_notes(records: list[RequestRecord]) -> list[str]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
-from dyno.bench.scenarios.config import fields_config
+from dyno.bench.scenarios.config import FieldsConfig
 from dyno.bench.stats import summarize
 from dyno.client import derive
 from dyno.metrics.vllm import prefix_cache_delta
@@ -20,7 +20,7 @@ WARM_MIN_HIT_RATE = 0.5  # most of the prompt is the shared prefix
 
 
 @dataclass(frozen=True)
-class PrefixCache:
+class PrefixCache(FieldsConfig):
     """Per repeat: a fresh salt makes the prefix new (the cold request truly misses), then the same
     prefix with another question must hit. The miss and the hit are checked against
     `vllm:prefix_cache_hits` / `_queries` deltas; without them the result is 'unverified'."""
@@ -28,9 +28,6 @@ class PrefixCache:
     name: ClassVar[str] = "prefix-cache"
     prefix_tokens: int = 8192
     repeat: int = 3
-
-    def config(self) -> dict[str, Any]:
-        return fields_config(self)
 
     def planned_requests(self, max_model_len: int) -> int:
         return 2 * self.repeat

@@ -19,3 +19,10 @@ def fields_config(scenario: DataclassInstance, **extra: Any) -> dict[str, Any]:
         value = getattr(scenario, f.name)
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out | extra
+
+
+class FieldsConfig:
+    """A scenario whose stored config is its fields, nothing added (most of them)."""
+
+    def config(self) -> dict[str, Any]:
+        return fields_config(self)  # type: ignore[arg-type]  # every subclass is a dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
-from dyno.bench.scenarios.config import fields_config
+from dyno.bench.scenarios.config import FieldsConfig, fields_config
 from dyno.bench.stats import summarize
 from dyno.client import RequestRecord, derive
 from dyno.workloads.prompts import PROSE_PROMPTS, SHORT_PROMPT
@@ -73,23 +73,19 @@ class Decode:
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
         rows = []
-        groups = data.by_label()
-        for label in sorted(groups, key=int):
-            rows += latency_rows(data.name, label, groups[label])
+        for label, reqs in data.by_level():
+            rows += latency_rows(data.name, label, reqs)
         return ScenarioSummary(rows, fixed_length_notes(data.requests))
 
 
 @dataclass(frozen=True)
-class TTFT:
+class TTFT(FieldsConfig):
     """Time to first token for a short prompt and a long one (~4K, scaled to the context)."""
 
     name: ClassVar[str] = "ttft"
     kinds: tuple[str, ...] = ("short", "long")
     repeat: int = 5
     long_tokens: int = 4096
-
-    def config(self) -> dict[str, Any]:
-        return fields_config(self)
 
     def planned_requests(self, max_model_len: int) -> int:
         return 1 + len(self.kinds) * self.repeat
@@ -133,15 +129,12 @@ class TTFT:
 
 
 @dataclass(frozen=True)
-class Prefill:
+class Prefill(FieldsConfig):
     """Time to first token against prompt length; prefill tok/s = prompt tokens / TTFT."""
 
     name: ClassVar[str] = "prefill"
     sizes: tuple[int, ...] = (2048, 8192, 32768, 102400)
     repeat: int = 2
-
-    def config(self) -> dict[str, Any]:
-        return fields_config(self)
 
     def fitting_sizes(self, max_model_len: int) -> tuple[list[int], bool]:
         fit = [s for s in self.sizes if s + MARGIN_TOKENS <= max_model_len]
@@ -175,9 +168,7 @@ class Prefill:
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
         rows = []
-        groups = data.by_label()
-        for label in sorted(groups, key=int):
-            reqs = groups[label]
+        for label, reqs in data.by_level():
             rate = [(r.prompt_tokens or 0) / (t / 1000) for r in reqs if (t := derive.ttft_ms(r))]
             rows += keep(
                 ResultRow.of(data.name, label, "prompt_tokens", summarize(r.prompt_tokens for r in reqs)),

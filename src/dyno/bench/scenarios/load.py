@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
-from dyno.bench.scenarios.config import fields_config
+from dyno.bench.scenarios.config import FieldsConfig
 from dyno.bench.scenarios.latency import fixed_length_notes
 from dyno.bench.stats import summarize
 from dyno.client import derive
@@ -16,7 +16,7 @@ from dyno.workloads.prompts import PROSE_PROMPTS
 
 
 @dataclass(frozen=True)
-class Concurrency:
+class Concurrency(FieldsConfig):
     """Per level, `level` requests are released at once (`batches` times); every one is salted
     so a shared prompt prefix cannot flatter TTFT."""
 
@@ -24,9 +24,6 @@ class Concurrency:
     levels: tuple[int, ...] = (1, 2, 4, 8)
     output_tokens: int = 256
     batches: int = 1
-
-    def config(self) -> dict[str, Any]:
-        return fields_config(self)
 
     def planned_requests(self, max_model_len: int) -> int:
         return 1 + sum(self.levels) * self.batches
@@ -51,9 +48,7 @@ class Concurrency:
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
         rows = []
-        groups = data.by_label()
-        for label in sorted(groups, key=int):
-            reqs = groups[label]
+        for label, reqs in data.by_level():
             level = int(label)
             batches: dict[int, list[Any]] = {}
             for r in reqs:
