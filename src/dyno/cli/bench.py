@@ -9,16 +9,12 @@ import typer
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
-from dyno.cli._common import (
-    finish,
-    max_error_rate_option,
-    measure,
-)
+from dyno.cli._common import max_error_rate_option
+from dyno.cli._run import finish, measure
 from dyno.client import ClientConfig
 from dyno.engine.target import TargetSpec
-from dyno.errors import UsageError
 from dyno.report.show import Format
-from dyno.workloads.shapes import parse_lengths
+from dyno.workloads.shapes import parse_lengths, parse_levels, parse_rates
 
 Suite = Enum("Suite", {name: name for name in suites.SUITES}, type=str)  # type: ignore[misc]
 
@@ -26,27 +22,6 @@ Suite = Enum("Suite", {name: name for name in suites.SUITES}, type=str)  # type:
 class Arrival(StrEnum):
     poisson = "poisson"
     constant = "constant"
-
-
-def _rates(raw: str | None) -> tuple[float, ...]:
-    if not raw:
-        return ()
-    try:
-        return tuple(float(x) for x in raw.split(","))
-    except ValueError:
-        raise UsageError(f"--rate takes requests per second like 2 or 0.5,1,2, not {raw!r}") from None
-
-
-def _levels(raw: str | None) -> tuple[int, ...] | None:
-    if not raw:
-        return None
-    try:
-        levels = tuple(int(x) for x in raw.split(","))
-    except ValueError:
-        raise UsageError(f"--concurrency takes numbers like 1,2,4,8, not {raw!r}") from None
-    if any(x < 1 for x in levels):
-        raise UsageError("--concurrency levels must be >= 1")
-    return levels
 
 
 def register(app: typer.Typer) -> None:
@@ -115,14 +90,14 @@ def register(app: typer.Typer) -> None:
             input_tokens=parse_lengths(input_tokens, "--input-tokens") if input_tokens else None,
             output_tokens=parse_lengths(output_tokens, "--output-tokens") if output_tokens else None,
             dataset=dataset,
-            rates=_rates(rate),
+            rates=parse_rates(rate),
             arrival=arrival.value,
             duration_s=duration,
             requests=requests,
             seed=seed,
         )
         suite_name, scenarios = suites.choose(
-            suite.value, scenario or None, repeat, _levels(concurrency), knobs
+            suite.value, scenario or None, repeat, parse_levels(concurrency), knobs
         )
         spec = TargetSpec(target, model, api_key_env, hardware, keep)
         result = measure(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from dyno.cli._common import console, finish, max_error_rate_option, settings, stored_on_interrupt
+from dyno.cli._common import console, max_error_rate_option, settings
+from dyno.cli._run import finish, stored_on_interrupt
 from dyno.probe.runner import CheckOptions, run_check
 from dyno.report.show import Format, show_run
 from dyno.store import Store

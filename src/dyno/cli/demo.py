@@ -5,12 +5,8 @@ from __future__ import annotations
 import typer
 
 from dyno.bench.demo import run_demo
-from dyno.cli._common import (
-    finish,
-    max_error_rate_option,
-    measure,
-    settings,
-)
+from dyno.cli._common import max_error_rate_option, settings
+from dyno.cli._run import finish, measure
 from dyno.engine import profiles
 
 

@@ -8,12 +8,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from dyno.cli._common import (
-    err_console,
-    finish,
-    measure,
-    settings,
-)
+from dyno.cli._common import err_console, settings
+from dyno.cli._run import finish, measure
 from dyno.errors import UsageError
 from dyno.report.show import Format
 from dyno.store import Store, resolve_run_id

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import typer
 
-from dyno.cli._common import (
-    finish,
-    max_error_rate_option,
-    measure,
-)
+from dyno.cli._common import max_error_rate_option
+from dyno.cli._run import finish, measure
 from dyno.report.show import Format
 from dyno.verify import VerifyOptions, parse_suites, run_verify
 from dyno.verify.runner import DEFAULT_CONCURRENCY

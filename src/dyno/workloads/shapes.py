@@ -68,3 +68,26 @@ def parse_lengths(raw: str, what: str = "--input-tokens") -> Lengths:
     if kind == "uniform" and 1 <= a <= b:
         return Lengths("uniform", a, b)
     raise UsageError(forms)
+
+
+def parse_rates(raw: str | None) -> tuple[float, ...]:
+    """`--rate 0.5,1,2`: requests per second, one level each."""
+    if not raw:
+        return ()
+    try:
+        return tuple(float(x) for x in raw.split(","))
+    except ValueError:
+        raise UsageError(f"--rate takes requests per second like 2 or 0.5,1,2, not {raw!r}") from None
+
+
+def parse_levels(raw: str | None) -> tuple[int, ...] | None:
+    """`--concurrency 1,2,4,8`: requests in flight, one level each; None when not given."""
+    if not raw:
+        return None
+    try:
+        levels = tuple(int(x) for x in raw.split(","))
+    except ValueError:
+        raise UsageError(f"--concurrency takes numbers like 1,2,4,8, not {raw!r}") from None
+    if any(x < 1 for x in levels):
+        raise UsageError("--concurrency levels must be >= 1")
+    return levels
