@@ -35,7 +35,8 @@ def rows(rep: TuneSummary) -> tuple[list[str], list[list[str]]]:
         pc = v.row.per_content or {}
         allc = pc.get("all") or {}
         pos = allc.get("per_position") or []
-        mark = " ★" if v is rep.winner else (" (baseline)" if v is rep.baseline else "")
+        # The baseline can win (speculation slower, or refused): it is then both.
+        mark = (" ★" if v is rep.winner else "") + (" (baseline)" if v is rep.baseline else "")
         out.append(
             [
                 v.candidate.short() + mark,
