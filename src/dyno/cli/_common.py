@@ -48,6 +48,15 @@ def startup_progress(what: str) -> Iterator[ProgressFn]:
         yield update
 
 
+def served_model_option(help: str = "Served model name (default: the only one).") -> Any:
+    return typer.Option(None, "--model", help=help)
+
+
+def api_key_env_option(help: str = "Env var holding the endpoint's API key (never stored).") -> Any:
+    # The name of a variable, never the key: a key on a command line lands in `ps` and shell history.
+    return typer.Option(None, "--api-key-env", help=help)
+
+
 def max_error_rate_option() -> Any:  # a typer OptionInfo, used as a parameter default
     return typer.Option(
         0.0,

@@ -9,7 +9,7 @@ import typer
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
-from dyno.cli._common import max_error_rate_option
+from dyno.cli._common import api_key_env_option, max_error_rate_option, served_model_option
 from dyno.cli._run import finish, measure
 from dyno.client import ClientConfig
 from dyno.engine.target import TargetSpec
@@ -32,14 +32,12 @@ def register(app: typer.Typer) -> None:
             metavar="[URL|PROFILE]",
             help="Endpoint base URL, or a profile to start (default: the running engine, else smollm2).",
         ),
-        model: str = typer.Option(None, "--model", help="Served model name (default: the only one)."),
+        model: str = served_model_option(),
         suite: Suite = typer.Option("quick", "--suite", help="Which scenarios at which sizes."),
         scenario: list[str] = typer.Option(None, "--scenario", help="Run only these scenarios (repeatable)."),
         repeat: int = typer.Option(None, "--repeat", min=1, help="Repeats per measurement."),
         concurrency: str = typer.Option(None, "--concurrency", help="Concurrency levels, e.g. 1,2,4,8."),
-        api_key_env: str = typer.Option(
-            None, "--api-key-env", help="Env var holding the endpoint's API key (never stored)."
-        ),
+        api_key_env: str = api_key_env_option(),
         hardware: str = typer.Option(
             None, "--hardware", help="Hardware id for the roofline (default: this CPU for a local engine)."
         ),

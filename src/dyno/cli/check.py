@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from dyno.cli._common import console, max_error_rate_option, settings
+from dyno.cli._common import api_key_env_option, console, max_error_rate_option, served_model_option, settings
 from dyno.cli._run import finish, stored_on_interrupt
 from dyno.probe.runner import CheckOptions, run_check
 from dyno.report.show import Format, show_run
@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
         url: str = typer.Argument(
             None, metavar="[URL|PROFILE]", help="Endpoint base URL or profile (default: the running engine)."
         ),
-        model: str = typer.Option(None, "--model", help="Served model name (default: the only one)."),
+        model: str = served_model_option(),
         via: str = typer.Option(None, "--via", help="A router in front of URL: is it the same model?"),
         via_model: str = typer.Option(
             None, "--via-model", help="The router's name for the model (default: the engine's)."
@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         expect_tools: bool = typer.Option(False, "--expect-tools", help="Invalid tool calls fail, not warn."),
         expect_reasoning: bool = typer.Option(False, "--expect-reasoning", help="No reasoning field fails."),
         expect_spec: bool = typer.Option(False, "--expect-spec", help="Speculation off fails."),
-        api_key_env: str = typer.Option(None, "--api-key-env", help="Env var holding the API key."),
+        api_key_env: str = api_key_env_option(),
         fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
         max_error_rate: float = max_error_rate_option(),
     ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from dyno.cli._common import max_error_rate_option
+from dyno.cli._common import api_key_env_option, max_error_rate_option, served_model_option
 from dyno.cli._run import finish, measure
 from dyno.report.show import Format
 from dyno.verify import VerifyOptions, parse_suites, run_verify
@@ -32,12 +32,12 @@ def register(app: typer.Typer) -> None:
         concurrency: int = typer.Option(
             DEFAULT_CONCURRENCY, "--concurrency", min=1, help="Requests in flight per side."
         ),
-        model: str = typer.Option(None, "--model", help="Candidate's served model (default: the only one)."),
+        model: str = served_model_option("Candidate's served model (default: the only one)."),
         baseline_model: str = typer.Option(
             None, "--baseline-model", help="Baseline's served model (default: the only one)."
         ),
-        api_key_env: str = typer.Option(
-            None, "--api-key-env", help="Env var holding an API key for both endpoints (never stored)."
+        api_key_env: str = api_key_env_option(
+            "Env var holding an API key for both endpoints (never stored)."
         ),
         fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
         max_error_rate: float = max_error_rate_option(),

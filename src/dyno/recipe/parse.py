@@ -66,6 +66,16 @@ def _split(words: Sequence[str] | str) -> list[str]:
     return list(words)
 
 
+def _option_value(words: list[str], i: int, what: str) -> tuple[str, str, int]:
+    """The option at `words[i]` and its value (`--x=v` or `--x v`), and the index of its last word."""
+    name, eq, inline = words[i].partition("=")
+    if eq:
+        return name, inline, i
+    if i + 1 < len(words):
+        return name, words[i + 1], i + 1
+    raise UsageError(f"{what}{name} needs a value")
+
+
 def _engine_recipe(args: list[str], *, env: tuple[tuple[str, str], ...], image: str | None) -> Recipe:
     """A recipe from vLLM's own arguments (model first or via --model), host/port pulled out."""
     model: str | None = None
@@ -76,15 +86,8 @@ def _engine_recipe(args: list[str], *, env: tuple[tuple[str, str], ...], image: 
     i = 0
     while i < len(args):
         tok = args[i]
-        name, eq, inline = tok.partition("=")
-        if name in ("--model", "--host", "--port", "--served-model-name"):
-            if eq:
-                value = inline
-            elif i + 1 < len(args):
-                value = args[i + 1]
-                i += 1
-            else:
-                raise UsageError(f"{name} needs a value")
+        if tok.partition("=")[0] in ("--model", "--host", "--port", "--served-model-name"):
+            name, value, i = _option_value(args, i, "")
             if name == "--model":
                 model = value
             elif name == "--host":
@@ -151,16 +154,9 @@ def _parse_docker(words: list[str]) -> ParsedCommand:
     switches: set[str] = set()
     i = 0
     while i < len(words) and words[i].startswith("-"):
-        tok = words[i]
-        name, eq, inline = tok.partition("=")
+        name = words[i].partition("=")[0]
         if name in _DOCKER_VALUE_OPTS:
-            if eq:
-                value = inline
-            elif i + 1 < len(words):
-                value = words[i + 1]
-                i += 1
-            else:
-                raise UsageError(f"docker option {name} needs a value")
+            name, value, i = _option_value(words, i, "docker option ")
             opts.setdefault(name, []).append(value)
         else:
             switches.add(name)
