@@ -28,7 +28,9 @@ def test_ratio_interval_from_known_samples() -> None:
     assert ci.low < 1.2 < ci.high and not ci.within_noise
     same = ratio_ci([rng.gauss(100, 4) for _ in range(200)], base, "median")
     assert same is not None and same.within_noise  # two draws of one distribution: noise
-    assert ratio_ci([1.0], base) is None  # one sample has no interval
+    one = ratio_ci([1.0], base)  # one sample has no interval, and neither "better" nor "noise" is said
+    assert one is not None and not one.has_interval and not one.within_noise
+    assert "too few samples: n=1" in one.text()
     again = ratio_ci(faster, base, "mean")
     assert again == ci  # seeded: a report says the same thing each time it is rendered
 

@@ -134,3 +134,16 @@ def test_a_saturated_client_is_called_out(tmp_path: Path, cpu: float, noted: boo
     st.finish_scenario(sid, "complete", [], {"client_cpu_fraction": cpu})
     notes = summarize_run(st, run).scenarios[0].notes
     assert any("of a CPU core" in n for n in notes) is noted
+
+
+def test_a_p99_from_too_few_samples_is_marked(tmp_path: Path) -> None:
+    # The ttft scenario quotes TTFT p50/p90/p99; from 3 requests its "p99" is the largest seen.
+    st = Store(tmp_path / "x.db")
+    run = st.start_run(kind="bench")
+    sid = st.start_scenario(run, "ttft", {})
+    for i in range(3):
+        st.add_request(run, rec("short", i, 4, scenario="ttft"))
+    st.finish_scenario(sid, "complete", [], {})
+    st.finish_run(run, "complete")
+    notes = summarize_run(st, run).scenarios[0].notes
+    assert any("a p99 here comes from 3 samples, fewer than the 299" in n for n in notes), notes

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dyno.bench.stats import P99_MIN_SAMPLES
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -64,3 +66,20 @@ def header(metric_id: str) -> str:
     """A column header: the title, with its unit unless the title already says it."""
     f = figure(metric_id)
     return f.title if not f.unit or f.title.endswith(f.unit) else f"{f.title} ({f.unit})"
+
+
+# Figures a load is judged by in percentiles (the tail is the point): tables show them as p50 / p99.
+PERCENTILE_METRICS = {
+    "ttft_ms",
+    "ttft_from_intended_ms",
+    "dispatch_delay_ms",
+    "itl_ms",
+    "e2e_s",
+    "server_ttft_ms",
+    "client_overhead_ms",
+}
+
+
+def thin_p99(n: int) -> bool:
+    """A p99 of n samples is fewer than a p99 needs (bench/stats.quantile_min_samples): mark it."""
+    return 0 < n < P99_MIN_SAMPLES

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dyno.bench.crosscheck import TokenCheck, token_check
+from dyno.bench.figures import thin_p99
 from dyno.bench.scenario import ResultRow, ScenarioData, ScenarioSummary
 from dyno.bench.scenarios import SCENARIOS
 from dyno.bench.scenarios.latency import fixed_length_notes, latency_rows
 from dyno.bench.scenarios.load import Concurrency
 from dyno.bench.scenarios.objective import Objective, repeat_values, spec_totals
+from dyno.bench.stats import P99_MIN_SAMPLES
 from dyno.client import RequestRecord
 from dyno.metrics import Scrape, counter_delta, parse
 from dyno.metrics.vllm import GENERATION_TOKENS, SpecDecodeDelta
@@ -139,6 +141,12 @@ def _scenario(data: ScenarioData, unreadable: str | None, ceiling: CeilingInputs
         kinds = sorted({r.error_kind or "?" for r in failed})
         notes.append(f"{len(failed)} requests failed ({', '.join(kinds)})")
     rows = with_ceilings(summary.rows, data, ceiling)
+    if thin := sorted({r.n for r in rows if r.metric.endswith("_p99_ms") and thin_p99(r.n)}):
+        notes.append(
+            f"a p99 here comes from {', '.join(map(str, thin))} samples, fewer than the "
+            f"{P99_MIN_SAMPLES} a 95% interval on a p99 needs: it is near the largest value seen, "
+            "not a p99 to quote (more requests, or --precision, make it one)"
+        )
     return ScenarioFigures(data, notes, rows, token_check(data))
 
 

@@ -2,8 +2,9 @@
 
 Two runs are compared figure by figure (same scenario, same setting, same
 metric), each against the baseline (the first run, or --baseline). Every
-ratio carries a 95% bootstrap interval computed from the raw samples behind
-the two figures, and says "within noise" when the interval holds 1.
+ratio carries a 95% interval computed from the raw samples behind the two
+figures (bench/stats.ratio_ci: the interval that covers at that n), and says
+"≈ noise" when the interval holds 1, or why it has no interval (too few samples).
 
 What makes two results comparable is written on every run (its key
 properties). Three of them are what a comparison is for (engine, quant,
@@ -82,8 +83,7 @@ class Cell:
             out += f" ({self.ceiling_pct:.0%} of ceiling)"
         if not baseline:
             if self.ratio is not None:
-                r = self.ratio
-                out += f" ×{r.ratio:.2f} [{r.low:.2f}–{r.high:.2f}]" + (" ≈ noise" if r.within_noise else "")
+                out += " " + self.ratio.text()
             elif self.point_ratio is not None:
                 out += f" ×{self.point_ratio:.2f} (n=1, no interval)"
         if self.note:

@@ -15,7 +15,8 @@ from dyno.report.compare import Cell, Comparison
 from dyno.report.render import md_table
 
 HOW = (
-    "×ratio vs the baseline [95% bootstrap interval from the raw samples]; ≈ noise: the interval holds 1; "
+    "×ratio vs the baseline [95% interval from the raw samples: Welch's t on the log ratio, or the bootstrap "
+    "for a median or p99 of many samples]; ≈ noise: the interval holds 1; "
     "† the cell or row is not like for like"
 )
 
@@ -67,7 +68,8 @@ def _cell_dict(cell: Cell) -> dict[str, Any]:
         "ratio": r.ratio if r else cell.point_ratio,
         "ci_low": r.low if r else None,
         "ci_high": r.high if r else None,
-        "within_noise": r.within_noise if r else None,
+        "within_noise": r.within_noise if r and r.has_interval else None,
+        "interval": (r.method or r.reason) if r else None,
         "ceiling_fraction": cell.ceiling_pct,
         "note": cell.note or None,
     }

@@ -253,8 +253,8 @@ def compare_plots(c: Comparison, most: int = 4) -> list[Plot]:
             # The interval of the ratio, carried onto this config's value.
             errors.append(
                 (cell.value * r.low / r.ratio, cell.value * r.high / r.ratio)
-                if r and r.ratio
-                else (cell.value, cell.value)
+                if r and r.ratio and r.low is not None and r.high is not None
+                else (cell.value, cell.value)  # no interval at this n: no bar drawn
             )
         base = next(
             (

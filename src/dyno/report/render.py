@@ -15,8 +15,10 @@ from dataclasses import asdict
 from typing import Any
 
 from dyno.bench.crosscheck import TokenCheck
+from dyno.bench.figures import PERCENTILE_METRICS, thin_p99
 from dyno.bench.figures import header as figure_header
 from dyno.bench.scenario import ResultRow
+from dyno.bench.stats import P99_MIN_SAMPLES
 from dyno.bench.summary import RunSummary, ScenarioFigures
 from dyno.store import RunRow
 from dyno.store.records import KEY_COLUMNS
@@ -52,23 +54,15 @@ def ceiling_cell(r: ResultRow) -> str:
     return f"{r.mean / r.ceiling_tok_s:.0%} of {r.ceiling_tok_s:.0f}"
 
 
-# Figures a load is judged by in percentiles (the tail is the point).
-PERCENTILE_METRICS = {
-    "ttft_ms",
-    "ttft_from_intended_ms",
-    "dispatch_delay_ms",
-    "itl_ms",
-    "e2e_s",
-    "server_ttft_ms",
-    "client_overhead_ms",
-}
 WIDE = 8  # more figures than this: one row per figure, one column per setting
 
 
 def percentile_cell(r: ResultRow) -> str:
     if r.metric not in PERCENTILE_METRICS or r.median is None or r.n < 2:
         return cell(r)
-    return f"{fmt_value(r.median, r.unit)} / {fmt_value(r.p99, r.unit)}"
+    # * : the p99 of fewer samples than a p99 needs (the scenario's notes say so)
+    mark = "*" if thin_p99(r.n) else ""  # the column header says what * means
+    return f"{fmt_value(r.median, r.unit)} / {fmt_value(r.p99, r.unit)}{mark}"
 
 
 def turn_on_side(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
@@ -104,7 +98,10 @@ def pivot(s: ScenarioFigures) -> tuple[list[str], list[list[str]]]:
         by_cell = {(r.label, r.metric): r for r in s.rows}
         rows = []
         for m in metrics:
-            title = figure_header(m) + (" p50 / p99" if m in PERCENTILE_METRICS else "")
+            title = figure_header(m)
+            if m in PERCENTILE_METRICS:
+                thin = any(thin_p99(r.n) for r in s.rows if r.metric == m and r.median is not None)
+                title += f" p50 / p99{f' (*: n < {P99_MIN_SAMPLES})' if thin else ''}"
             rows.append(
                 [title, *(percentile_cell(by_cell[(lb, m)]) if (lb, m) in by_cell else "" for lb in labels)]
             )

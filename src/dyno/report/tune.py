@@ -71,20 +71,13 @@ def summary_lines(rep: TuneSummary) -> list[str]:
     if rep.runner_up is not None and rep.runner_up.score and w.score:
         margin = w.score.value / rep.runner_up.score.value - 1 if rep.runner_up.score.value else None
         ci = rep.vs_runner_up
-        conf = (
-            f", median ratio {ci.ratio:.3f} [95% {ci.low:.3f}-{ci.high:.3f}]"
-            + (" (within noise)" if ci.within_noise else "")
-            if ci
-            else ""
-        )
+        conf = f", median ratio {ci.text(3)}" if ci else ""
         pct = _f(margin * 100 if margin is not None else None)
         lines.append(f"margin over the runner-up ({rep.runner_up.candidate.label()}): {pct}%{conf}")
     if rep.vs_baseline is not None:
         ci = rep.vs_baseline
-        n_rep = len(w.row.samples or [])
-        lines.append(
-            f"vs the baseline: x{ci.ratio:.2f} [95% {ci.low:.2f}-{ci.high:.2f}] (bootstrap, {n_rep} repeats)"
-        )
+        how = f"95% {ci.method}, " if ci.method else ""
+        lines.append(f"vs the baseline: {ci.text()} ({how}{ci.n[0]} and {ci.n[1]} repeats)")
     if rep.exhaustive_fraction is not None:
         lines.append(f"the search's choice scores {rep.exhaustive_fraction:.1%} of the exhaustive best")
     return lines
