@@ -145,7 +145,7 @@ def _scenario(data: ScenarioData, unreadable: str | None, ceiling: CeilingInputs
         notes.append(
             f"a p99 here comes from {', '.join(map(str, thin))} samples, fewer than the "
             f"{P99_MIN_SAMPLES} a 95% interval on a p99 needs: it is near the largest value seen, "
-            "not a p99 to quote (more requests, or --precision, make it one)"
+            "not a p99 to quote (more requests make it one)"
         )
     return ScenarioFigures(data, notes, rows, token_check(data))
 
