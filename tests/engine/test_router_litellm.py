@@ -29,7 +29,7 @@ import pytest
 from dyno.probe.identity import OVERFLOW
 from dyno.settings import Settings
 from dyno.store import CheckRow, Store
-from tests.conftest import RunningEngine
+from tests.conftest import RunningEngine, missing
 from tests.fixtures.pacing_server import PacingConfig, PacingServer
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -47,7 +47,7 @@ def _litellm_or_skip() -> Path:
     why = "`./dev test` installs it"
     if INSTALL_LOG.exists():
         why = "its install failed: " + " | ".join(INSTALL_LOG.read_text(errors="replace").splitlines()[-3:])
-    pytest.skip(f"no LiteLLM proxy in .venv-litellm ({why})")
+    missing(f"no LiteLLM proxy in .venv-litellm ({why})")
 
 
 def _free_port() -> int:

@@ -21,12 +21,19 @@ from dyno.report.html import compare_html, report_html
 from dyno.settings import Settings
 from dyno.store import Store
 from dyno.workloads.shapes import parse_lengths
+from tests.conftest import missing
 from tests.fixtures.pacing import StartPacing
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_browser = pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium here (./dev test installs it as root)"
-)
+needs_browser = pytest.mark.usefixtures("chromium")
+
+
+@pytest.fixture
+def chromium() -> str:
+    if CHROMIUM is None:
+        missing("no chromium here (./dev test installs it as root)")
+    return CHROMIUM
+
 
 # Flags the machine's closed network needs: without them Chromium tries Google's hosts at start.
 ARGS = [

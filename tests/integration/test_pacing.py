@@ -129,16 +129,24 @@ def test_dyno_recovers_the_configured_ttft_and_itl(
             itl_vs_server_ms += [abs(a - b) for a, b in zip(itl, s_itl, strict=True)]
             itls += itl
 
-        # against the server's own send times (same chunks, same clock)
-        assert median(first_delivery_ms) < 50
-        assert median(delivery_ms) < 50
-        assert median(itl_vs_server_ms) < 5
-
-        # against the configured schedule
+        # Against the server's own send times (same chunks, same clock), as fractions of the schedule
+        # measured in the same run, and retried with it: a loaded machine delays a delivery, never
+        # makes one early (the exact orders above hold on every run).
+        first_late, late = median(first_delivery_ms) / 200, median(delivery_ms) / 200
+        itl_off = median(itl_vs_server_ms) / 20
         ttft_med, itl_med = median(ttfts), median(itls)
-        if abs(ttft_med - 200) <= 40 and abs(itl_med - 20) <= 8:
+        if (
+            first_late < 0.25
+            and late < 0.25
+            and itl_off < 0.25
+            and abs(ttft_med - 200) <= 40
+            and abs(itl_med - 20) <= 8
+        ):
             return None
-        return f"median TTFT {ttft_med:.1f} ms (200 ± 40), ITL {itl_med:.1f} ms (20 ± 8)"
+        return (
+            f"median TTFT {ttft_med:.1f} ms (200 ± 40), ITL {itl_med:.1f} ms (20 ± 8); delivery late by "
+            f"{first_late:.0%}/{late:.0%} of the TTFT, ITL off the server's by {itl_off:.0%} (each < 25%)"
+        )
 
     until_one_holds(attempt)
 
@@ -151,7 +159,7 @@ def test_multi_token_chunks_decode_rate_comes_from_usage_not_chunk_count(pacing_
 
     def attempt(k: int) -> str | None:
         records = batch(srv.url, [gen(64, f"{k}s{i}") for i in range(4)])
-        rates, itls = [], []
+        rates, itls, vs_server = [], [], []
         for rec in records:
             assert rec.ok, rec.error_message
             cc = derive.content_chunks(rec)
@@ -163,14 +171,23 @@ def test_multi_token_chunks_decode_rate_comes_from_usage_not_chunk_count(pacing_
             # the same formula over the server's send times of the same chunks
             sc = srv.record_for(user_of(rec)).content_chunks
             server_rate = (64 - 4) / ((sc[-1].t_ns - sc[0].t_ns) / 1e9)
-            assert rate == pytest.approx(server_rate, rel=0.15)
+            vs_server.append(rate / server_rate)
             rates.append(rate)
             itls += derive.itl_ms(rec)
-        # 4 tokens per 20 ms = 200 tok/s (counting chunks would say 50)
+        # 4 tokens per 20 ms = 200 tok/s (counting chunks would say 50); each rate within 15% of the
+        # same formula over the server's send times of the same chunks (side by side, retried)
         rate_med, itl_med = median(rates), median(itls)
-        if rate_med == pytest.approx(200, rel=0.25) and itl_med == pytest.approx(5.0, rel=0.25):
+        worst = max(abs(r - 1) for r in vs_server)
+        if (
+            rate_med == pytest.approx(200, rel=0.25)
+            and itl_med == pytest.approx(5.0, rel=0.25)
+            and worst <= 0.15
+        ):
             return None
-        return f"median decode {rate_med:.0f} tok/s (200 ± 25%), ITL {itl_med:.2f} ms (5 ± 25%)"
+        return (
+            f"median decode {rate_med:.0f} tok/s (200 ± 25%), ITL {itl_med:.2f} ms (5 ± 25%), "
+            f"worst rate vs the server's {worst:.0%} (≤ 15%)"
+        )
 
     until_one_holds(attempt)
 
@@ -180,15 +197,22 @@ def test_without_per_chunk_usage_a_speculative_rate_still_comes_from_usage(
 ) -> None:
     # a server that ignores continuous_usage_stats: only the final chunk says how many tokens
     srv = pacing_server(ttft_s=0.02, itl_s=0.020, tokens_per_chunk=2, continuous_usage=False)
-    [rec] = batch(srv.url, [gen(32, "nocu")])
-    assert rec.ok and rec.output_tokens == 32
-    cc = derive.content_chunks(rec)
-    assert len(cc) == 16 and {c.tokens for c in cc} == {None}
-    assert derive.chunk_token_total(rec) is None
-    rate = derive.decode_tok_s(rec)
-    sc = srv.record_for("nocu").content_chunks
-    server_rate = (32 - 2) / ((sc[-1].t_ns - sc[0].t_ns) / 1e9)  # ~100 tok/s; chunks would say 50
-    assert rate == pytest.approx(server_rate, rel=0.15)
+
+    def attempt(k: int) -> str | None:
+        [rec] = batch(srv.url, [gen(32, f"nocu{k}")])
+        assert rec.ok and rec.output_tokens == 32
+        cc = derive.content_chunks(rec)
+        assert len(cc) == 16 and {c.tokens for c in cc} == {None}
+        assert derive.chunk_token_total(rec) is None
+        rate = derive.decode_tok_s(rec)
+        assert rate is not None
+        sc = srv.record_for(f"nocu{k}").content_chunks
+        server_rate = (32 - 2) / ((sc[-1].t_ns - sc[0].t_ns) / 1e9)  # ~100 tok/s; chunks would say 50
+        if rate == pytest.approx(server_rate, rel=0.15):
+            return None
+        return f"decode {rate:.0f} tok/s vs the server's {server_rate:.0f} (± 15%)"
+
+    until_one_holds(attempt)
 
 
 # ---- (3) the role chunk is not the first token -------------------------------------------------

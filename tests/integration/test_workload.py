@@ -75,8 +75,9 @@ def test_sent_is_stamped_at_the_wire_and_the_server_reads_it_after(
     received = sorted(x.t_received_ns for x in srv.sent_log)
     for r in reqs:
         # perf_counter_ns is CLOCK_MONOTONIC: the same clock in the server's thread and the client.
-        after = [t for t in received if t >= r.t_sent_ns]
-        assert after and (after[0] - r.t_sent_ns) / 1e6 < 20  # read by the server moments after it left
+        # An order, not a bound: the server read it after it left and before its first token came back.
+        assert r.t_first_content_ns is not None
+        assert any(r.t_sent_ns <= t <= r.t_first_content_ns for t in received)
         assert r.server_timing is not None and r.server_timing["source"] == "vllm"
         overhead = derive.client_overhead_ms(r)
         assert overhead is not None and overhead > -1.0  # the client cannot see the token before it is sent

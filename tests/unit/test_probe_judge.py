@@ -387,3 +387,16 @@ def test_identity_headers_never_keep_credentials() -> None:
         "x-litellm-attempted-retries": "0",
         "x-litellm-attempted-fallbacks": "0",
     }
+
+
+def test_identity_with_nothing_listening_at_the_router_says_so() -> None:
+    # Seen: a LiteLLM proxy that refused to start without its master key; dyno blamed the name or key.
+    down = rec(status=0, kind="connect", error="ConnectError: [Errno 111] Connection refused")
+    pairs = [pair("a", rec("Rome"), down), pair("b", rec("1 2 3"), down)]
+    r = judge_identity(pairs, via_url="http://127.0.0.1:4000")
+    assert r.status == "fail"
+    assert (
+        "the router is not reachable at http://127.0.0.1:4000: 2 of 2 canaries could not connect"
+        in r.evidence
+    )
+    assert "Connection refused" in r.evidence and "--via-model" not in r.fix and "start the router" in r.fix

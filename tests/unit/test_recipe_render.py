@@ -28,6 +28,7 @@ from dyno.recipe import (
     to_shell,
 )
 from dyno.recipe.validate import check_with_vllm, vllm_available
+from tests.conftest import missing
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 OPTS = DockerOptions(hf_cache=Path("/h/hf cache"), vllm_cache=Path("/h/vllm$cache"))
@@ -175,8 +176,9 @@ def test_recipe_file_fixture_loads_and_bad_files_are_refused(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not vllm_available(), reason="vLLM is not installed")
 def test_vllm_own_parser_judges_the_flags() -> None:
+    if not vllm_available():
+        missing("vLLM is not installed (the cpu extra)")
     ok = check_with_vllm(Recipe(model="m", flags=("--max-model-len", "2048", "--enforce-eager")))
     assert ok.checked and ok.ok and ok.engine_version
     unknown = check_with_vllm(Recipe(model="m", flags=("--no-such-flag", "1")))

@@ -144,7 +144,9 @@ def _odd_model_fields(pairs: list[CanaryPair], engine: str, asked: str) -> list[
     )
 
 
-def judge_identity(pairs: list[CanaryPair], max_model_len: int | None = None) -> CheckResult:
+def judge_identity(
+    pairs: list[CanaryPair], max_model_len: int | None = None, *, via_url: str = "the router's address"
+) -> CheckResult:
     """`pairs`: each canary sent straight to the engine and through the router, in the order sent;
     the model names are the ones the requests carried. `max_model_len`: the engine's context, to
     say why no context-overflow canary was sent when none was."""
@@ -164,6 +166,19 @@ def judge_identity(pairs: list[CanaryPair], max_model_len: int | None = None) ->
         "routed_headers": {p.name: identity_headers(p.routed.response_headers) for p in pairs},
     }
     detail = "; ".join(f"{d.canary}: {d.words}" for d in diffs)
+    unreachable = [p.routed for p in pairs if p.routed.error_kind == "connect"]
+    if unreachable:  # not a refusal: nothing took the connection, so no name or key can be wrong yet
+        said = (unreachable[0].error_message or "").split("\n")[0][:120]
+        return CheckResult(
+            "identity",
+            TITLE,
+            "fail",
+            f"the router is not reachable at {via_url}: {len(unreachable)} of {len(pairs)} canaries "
+            f"could not connect ({said})",
+            "start the router, or pass --via the address it listens on (a LiteLLM proxy configured "
+            "with a master key refuses to start without it: read its log)",
+            facts,
+        )
     if kinds["fell_back"] or kinds["other_answer"]:
         if odd:
             claim = f"; its model field says {odd}"

@@ -311,4 +311,4 @@ async def _identity(p: Prober, router: _Router, cfg: ClientConfig) -> CheckResul
             direct = await p.send(req, "identity", f"direct:{name}")
             via_rec = await p.send(replace(req, model=router.model), "identity", f"via:{name}", client=routed)
             pairs.append(CanaryPair(name, direct, via_rec))
-    return judge_identity(pairs, router.max_model_len)
+    return judge_identity(pairs, router.max_model_len, via_url=router.url)
