@@ -117,6 +117,20 @@ def quantile_min_samples(q: float, level: float = 0.95) -> int:
 P99_MIN_SAMPLES = quantile_min_samples(0.99)  # 299
 
 
+def mean_half_width(xs: Sequence[float], level: float = 0.95) -> float | None:
+    """The half-width of Student's t interval on the mean of `xs`, relative to the mean (0.05: ±5%);
+    None below MIN_SAMPLES or at a zero mean. What `--precision` compares against."""
+    from scipy import stats as sps
+
+    if len(xs) < MIN_SAMPLES:
+        return None
+    mean = statistics.fmean(xs)
+    if mean == 0:
+        return None
+    t = float(sps.t.ppf(0.5 + level / 2, len(xs) - 1))
+    return t * statistics.stdev(xs) / math.sqrt(len(xs)) / abs(mean)
+
+
 def statistic(xs: Sequence[float], which: str) -> float:
     if which == "mean":
         return statistics.fmean(xs)

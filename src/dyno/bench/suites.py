@@ -65,9 +65,12 @@ def select(
     names: list[str] | None = None,
     repeat: int | None = None,
     concurrency: tuple[int, ...] | None = None,
+    precision: float | None = None,
+    max_repeats: int | None = None,
 ) -> list[Scenario]:
     """The scenarios to run: a suite, optionally narrowed to `names` (taken from the full suite
-    when the chosen suite lacks them), with `repeat` and concurrency levels overridden."""
+    when the chosen suite lacks them), with `repeat` and concurrency levels overridden; with
+    `precision`, decode and TTFT repeat until their mean is that precise (bench/precision.py)."""
     if suite not in SUITES:
         raise UsageError(f"unknown suite {suite!r}; known: {', '.join(SUITES)}")
     chosen = {s.name: s for s in SUITES[suite]}
@@ -88,6 +91,8 @@ def select(
                 s = replace(s, requests_per_type=repeat)
             elif isinstance(s, Concurrency):
                 s = replace(s, batches=repeat)
+        if precision is not None and isinstance(s, Decode | TTFT):
+            s = replace(s, precision=precision, max_repeats=max_repeats or s.max_repeats)
         if concurrency and isinstance(s, Concurrency):
             s = replace(s, levels=concurrency)
         out.append(s)
@@ -151,10 +156,16 @@ def choose(
     repeat: int | None,
     concurrency: tuple[int, ...] | None,
     knobs: WorkloadKnobs,
+    precision: float | None = None,
+    max_repeats: int | None = None,
 ) -> tuple[str, list[Scenario]]:
     """(suite name as recorded, scenarios): the load knobs' own workload, or a suite's scenarios."""
     if knobs.any:
         if names:
             raise UsageError("load knobs make their own scenario; leave --scenario out, or the knobs")
+        if precision is not None:
+            raise UsageError(
+                "--precision repeats decode and ttft; a load runs for its --requests or --duration"
+            )
         return "workload", [workload(knobs, concurrency)]
-    return suite, select(suite, names, repeat, concurrency)
+    return suite, select(suite, names, repeat, concurrency, precision, max_repeats)

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from dyno.bench import suites
+from dyno.bench.precision import parse_precision
 from dyno.bench.runner import run_bench
 from dyno.cli._common import api_key_env_option, max_error_rate_option, served_model_option
 from dyno.cli._run import finish, measure
@@ -35,7 +36,11 @@ def register(app: typer.Typer) -> None:
         model: str = served_model_option(),
         suite: Suite = typer.Option("quick", "--suite", help="Which scenarios at which sizes."),
         scenario: list[str] = typer.Option(None, "--scenario", help="Run only these scenarios (repeatable)."),
-        repeat: int = typer.Option(None, "--repeat", min=1, help="Repeats per measurement."),
+        repeat: int = typer.Option(None, "--repeat", min=1, help="Repeats per measurement (the least)."),
+        precision: str = typer.Option(
+            None, "--precision", help="Repeat decode and TTFT until the mean's 95% interval is ±this (5%)."
+        ),
+        max_repeats: int = typer.Option(None, "--max-repeats", min=3, help="--precision stops here (20)."),
         concurrency: str = typer.Option(None, "--concurrency", help="Concurrency levels, e.g. 1,2,4,8."),
         api_key_env: str = api_key_env_option(),
         hardware: str = typer.Option(
@@ -60,13 +65,7 @@ def register(app: typer.Typer) -> None:
         duration: float = typer.Option(None, "--duration", min=0.1, help="Seconds per load level."),
         requests: int = typer.Option(None, "--requests", min=1, help="Requests per load level."),
         seed: int = typer.Option(0, "--seed", help="Seed for drawn lengths, dataset order and arrivals."),
-        workers: int = typer.Option(
-            1,
-            "--workers",
-            min=1,
-            max=64,
-            help="Processes to spread a load over, each with its own event loop.",
-        ),
+        workers: int = typer.Option(1, "--workers", min=1, max=64, help="Processes to spread a load over."),
         request_timeout: float = typer.Option(
             1800.0,
             "--request-timeout",
@@ -95,7 +94,13 @@ def register(app: typer.Typer) -> None:
             seed=seed,
         )
         suite_name, scenarios = suites.choose(
-            suite.value, scenario or None, repeat, parse_levels(concurrency), knobs
+            suite.value,
+            scenario or None,
+            repeat,
+            parse_levels(concurrency),
+            knobs,
+            parse_precision(precision),
+            max_repeats,
         )
         spec = TargetSpec(target, model, api_key_env, hardware, keep)
         result = measure(

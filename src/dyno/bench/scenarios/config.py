@@ -13,9 +13,13 @@ if TYPE_CHECKING:
 
 
 def fields_config(scenario: DataclassInstance, **extra: Any) -> dict[str, Any]:
-    """The scenario's fields in their order (tuples as lists), then `extra`."""
+    """The scenario's fields in their order (tuples as lists), then `extra`. A field marked
+    `metadata={"config": False}` (how long to repeat, not what is measured) is left out, so runs
+    that differ only in it still compare like for like."""
     out: dict[str, Any] = {}
     for f in fields(scenario):
+        if not f.metadata.get("config", True):
+            continue
         value = getattr(scenario, f.name)
         out[f.name] = list(value) if isinstance(value, tuple) else value
     return out | extra

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from dyno.bench.precision import DEFAULT_MAX_REPEATS, Repeats
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
 from dyno.bench.scenarios.config import FieldsConfig, fields_config
 from dyno.bench.stats import summarize
@@ -13,6 +14,13 @@ from dyno.workloads.prompts import PROSE_PROMPTS, SHORT_PROMPT
 from dyno.workloads.synthetic import exact_prompt
 
 MARGIN_TOKENS = 8  # room for the chat template's end-of-turn tokens
+
+# How long to repeat, not what is measured: left out of the stored config (runs still compare).
+_NOT_CONFIG = {"config": False}
+
+
+def _repeats_planned(repeat: int, precision: float | None, max_repeats: int) -> int:
+    return max(repeat, max_repeats) if precision is not None else repeat
 
 
 def fixed_length_notes(reqs: list[RequestRecord]) -> list[str]:
@@ -49,26 +57,38 @@ class Decode:
     name: ClassVar[str] = "decode"
     lengths: tuple[int, ...] = (128, 512, 2048)
     repeat: int = 5
+    precision: float | None = field(default=None, metadata=_NOT_CONFIG)  # ±, relative: 0.05
+    max_repeats: int = field(default=DEFAULT_MAX_REPEATS, metadata=_NOT_CONFIG)
 
     def config(self) -> dict[str, Any]:
         return fields_config(self, prompt="bundled prose, greedy")
 
     def planned_requests(self, max_model_len: int) -> int:
-        return 1 + len(self.lengths) * self.repeat
+        return 1 + len(self.lengths) * _repeats_planned(self.repeat, self.precision, self.max_repeats)
 
     async def run(self, ctx: BenchContext) -> ScenarioOutcome:
         prompt = PROSE_PROMPTS[0]
         prompt_tokens = await ctx.tokenizer.count(prompt, chat=True)
         cap = ctx.max_model_len - prompt_tokens - MARGIN_TOKENS
-        notes = []
+        notes, reached = [], []
         await ctx.generate(ctx.chat(prompt, 16), scenario=self.name, label="warmup")
         for want in self.lengths:
             n = min(want, cap)
             if n < want:
                 notes.append(f"{want} output tokens capped to {n} by max_model_len {ctx.max_model_len}")
-            for i in range(self.repeat):
-                await ctx.generate(ctx.chat(prompt, n, fixed=True), scenario=self.name, label=str(n), seq=i)
-        return ScenarioOutcome(notes=tuple(notes))
+
+            async def one(i: int, n: int = n) -> float | None:
+                rec = await ctx.generate(
+                    ctx.chat(prompt, n, fixed=True), scenario=self.name, label=str(n), seq=i
+                )
+                return derive.decode_tok_s(rec)
+
+            r = await Repeats(self.repeat, self.precision, self.max_repeats).run(one, str(n), "decode tok/s")
+            if r is not None:
+                reached.append(r)
+        notes += [r.note() for r in reached]
+        facts = {"precision": [asdict(r) for r in reached]} if reached else {}
+        return ScenarioOutcome(notes=tuple(notes), facts=facts)
 
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
@@ -86,9 +106,11 @@ class TTFT(FieldsConfig):
     kinds: tuple[str, ...] = ("short", "long")
     repeat: int = 5
     long_tokens: int = 4096
+    precision: float | None = field(default=None, metadata=_NOT_CONFIG)
+    max_repeats: int = field(default=DEFAULT_MAX_REPEATS, metadata=_NOT_CONFIG)
 
     def planned_requests(self, max_model_len: int) -> int:
-        return 1 + len(self.kinds) * self.repeat
+        return 1 + len(self.kinds) * _repeats_planned(self.repeat, self.precision, self.max_repeats)
 
     async def run(self, ctx: BenchContext) -> ScenarioOutcome:
         notes = []
@@ -97,8 +119,10 @@ class TTFT(FieldsConfig):
         long_target = min(self.long_tokens, ctx.max_model_len // 2)
         if "long" in self.kinds and long_target < self.long_tokens:
             notes.append(f"long prompt scaled to {long_target} tokens (max_model_len {ctx.max_model_len})")
+        reached = []
         for kind in self.kinds:
-            for i in range(self.repeat):
+
+            async def one(i: int, kind: str = kind) -> float | None:
                 # A fresh salt every time: a prefix-cache hit is not a first token.
                 if kind == "short":
                     text = f"[{ctx.salt()}] {SHORT_PROMPT}"
@@ -106,7 +130,15 @@ class TTFT(FieldsConfig):
                     p = await exact_prompt(ctx.tokenizer, long_target, salt=ctx.salt())
                     text = p.text
                     facts["long_prompt_tokens_method"] = p.method
-                await ctx.generate(ctx.chat(text, 4), scenario=self.name, label=kind, seq=i)
+                rec = await ctx.generate(ctx.chat(text, 4), scenario=self.name, label=kind, seq=i)
+                return derive.ttft_ms(rec)
+
+            r = await Repeats(self.repeat, self.precision, self.max_repeats).run(one, kind, "TTFT")
+            if r is not None:
+                reached.append(r)
+        notes += [r.note() for r in reached]
+        if reached:
+            facts["precision"] = [asdict(r) for r in reached]
         return ScenarioOutcome(notes=tuple(notes), facts=facts)
 
     @staticmethod
