@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 
 from dyno.engine.profiles import CPU_FLAGS
@@ -74,9 +76,22 @@ def test_a_canary_secret_appears_nowhere(shared_models: Path, tmp_path: Path) ->
         outputs.extend([out.stdout, out.stderr])
         return out
 
-    up = run("up", "canary", "--", "--api-key", key)
+    up = run("up", "canary", "--api-key-env", "DYNO_TEST_KEY")
     assert up.returncode == 0, up.stderr
     try:
+        state = read_state(s)
+        assert state is not None
+        # The engine's real command line holds neither secret; the key reaches it in its environment
+        # (the variable vLLM reads), and the server then refuses a request without it.
+        procs = [psutil.Process(state.pid), *psutil.Process(state.pid).children(recursive=True)]
+        for proc in procs:
+            cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+            assert key.encode() not in cmdline and hf.encode() not in cmdline, proc.cmdline()
+        environ = Path(f"/proc/{state.pid}/environ").read_bytes().split(b"\0")
+        assert f"VLLM_API_KEY={key}".encode() in environ
+        models = f"{state.url}/v1/models"
+        assert httpx.get(models, timeout=30).status_code == 401
+        assert httpx.get(models, headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 200
         bench = run("bench", "--api-key-env", "DYNO_TEST_KEY", "--scenario", "decode", "--repeat", "1")
         assert bench.returncode == 0, bench.stderr
         for fmt in ("md", "json", "csv", "text"):

@@ -10,6 +10,7 @@ import pytest
 from dyno.errors import UsageError
 from dyno.store import Store, TrialRow
 from dyno.tune.physics import SpecObservation, calibrate, draft_fraction, expected_tokens
+from dyno.tune.runner import replay
 from dyno.tune.score import Score, score, winner
 from dyno.tune.search import Planner, Result, default_budget
 from dyno.tune.space import Candidate, flags_for, grid, parse_sweep, without_spec
@@ -108,14 +109,11 @@ def test_resuming_skips_the_trials_already_stored(tmp_path: Path) -> None:
             run, TrialRow([["num_speculative_tokens", 4]], "failed", True, note="the engine did not start")
         )
         stored = st.trials(run)
-    done = {
-        Candidate(tuple((str(k), v) for k, v in t.candidate)): Result(
-            score(t.samples) if t.samples else None, usable=t.status == "measured"
-        )
-        for t in stored
-    }
     p = Planner(cands, knobs, budget=3, exhaustive=True, baseline=cands[0])
-    p.chosen_by_search += list(done)
+    done = replay(p, stored)  # what run_tune does with the stored trials on --resume
+    assert set(done) == {cands[0], cands[2]} and p.chosen_by_search == [cands[0], cands[2]]
+    assert done[cands[0]].usable and not done[cands[2]].usable
+    assert done[cands[0]].score is not None and done[cands[0]].score.median == 50.0
     nxt = p.next(done)
     assert nxt is not None and nxt not in done and nxt.k == 2
     assert stored[1].note == "the engine did not start" and stored[0].samples == [50.0, 51.0, 49.0]

@@ -300,6 +300,18 @@ class _Loop:
         return row
 
 
+def replay(planner: Planner, prior: list[TrialRow]) -> dict[Candidate, Result]:
+    """What a resumed tune already knows: each stored trial's result, and which the search chose,
+    so the planner goes on from where it stopped instead of re-running a trial."""
+    done: dict[Candidate, Result] = {}
+    for t in prior:
+        had = _candidate(t)
+        done[had] = _result(t)
+        if t.by_search:
+            planner.chosen_by_search.append(had)
+    return done
+
+
 def run_tune(
     settings: Settings,
     store: Store,
@@ -339,15 +351,11 @@ def run_tune(
     budget = opts.budget or default_budget(len(cands), has_k, varying)
     baseline = baseline_of(cands)
     planner = Planner(cands, knobs, min(budget, len(cands)), opts.seed, opts.exhaustive, baseline=baseline)
-    done: dict[Candidate, Result] = {}
     with record_run(store, "tune", prov, method, resume=resume) as run:
         loop = _Loop(settings, store, opts, run.id, step, on_engine_progress, baseline, [], None)
+        done = replay(planner, prior)
         for t in prior:
-            had = _candidate(t)
-            done[had] = _result(t)
-            if t.by_search:
-                planner.chosen_by_search.append(had)
-            if had == baseline and t.verify_run_id is not None:
+            if _candidate(t) == baseline and t.verify_run_id is not None:
                 loop.baseline_answers = [r for r in store.requests(t.verify_run_id) if r.label == "baseline"]
                 gate = store.get_run(t.verify_run_id)
                 loop.baseline_side = gate.side("baseline") if gate else None
