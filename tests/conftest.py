@@ -49,8 +49,34 @@ def missing(why: str) -> NoReturn:
     pytest.skip(why)
 
 
-@pytest.hookimpl(trylast=True)  # after -m has deselected what it will
+# The engines the session shares, in the order their users run. Their users are run together
+# (first the plain engine's, then those of both, then the spec-tools engine's), and each engine is
+# stopped after its last user instead of at the end of the session: an idle vLLM CPU engine
+# still burns ~20% of a core, and on 2 cores it slowed every test that starts its own.
+SHARED_ENGINES = ("engine", "spec_tools_engine")
+_LAST_USER: dict[str, str] = {}  # fixture name -> node id of the last test that uses it
+_RUNNING: dict[str, RunningEngine] = {}
+
+
+def _uses(item: pytest.Item, name: str) -> bool:
+    """The test asks for the shared fixture `name` (a parametrized argument of that name is not it)."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return name in getattr(item, "fixturenames", ()) and name not in params
+
+
+def _engine_group(item: pytest.Item) -> int:
+    used = [_uses(item, name) for name in SHARED_ENGINES]
+    return {(True, False): 0, (True, True): 1, (False, True): 2}.get((used[0], used[1]), 3)
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected what they will
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_engine_group)  # stable: each group keeps its order, the rest follow
+    _LAST_USER.clear()
+    for item in items:
+        for name in SHARED_ENGINES:
+            if _uses(item, name):
+                _LAST_USER[name] = item.nodeid
     if HAVE_VLLM:
         return
     why = "vLLM is not installed (install the cpu extra: ./dev install)"
@@ -61,6 +87,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         )
     for item in engine_tests:
         item.add_marker(pytest.mark.skip(reason=why))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield
+    for name, last in _LAST_USER.items():
+        if last == item.nodeid and (eng := _RUNNING.pop(name, None)) is not None:
+            supervisor.stop(eng.settings)  # its fixture's own stop, at the session's end, finds none
 
 
 @pytest.fixture(scope="session")
@@ -132,7 +166,9 @@ def start_engine(
 def engine(tmp_path_factory: pytest.TempPathFactory, shared_models: Path) -> Iterator[RunningEngine]:
     """The plain embedded engine (SmolLM2, no tool flags, no speculation), shared by the session."""
     eng = start_engine(tmp_path_factory.mktemp("engine"), shared_models, "plain", reap=False)
+    _RUNNING["engine"] = eng
     yield eng
+    _RUNNING.pop("engine", None)
     supervisor.stop(eng.settings)
 
 
@@ -153,7 +189,9 @@ def spec_tools_engine(
         profile="smollm2-tools",
         reap=False,
     )
+    _RUNNING["spec_tools_engine"] = eng
     yield eng
+    _RUNNING.pop("spec_tools_engine", None)
     supervisor.stop(eng.settings)
 
 
