@@ -15,6 +15,7 @@ one cannot cut the clean-up short (SIGKILL still works; Ctrl-C still raises).
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from types import FrameType
 
@@ -32,7 +33,18 @@ class Terminated(KeyboardInterrupt):
 def _handler(signum: int, _frame: FrameType | None) -> None:
     for s in HANDLED:
         signal.signal(s, signal.SIG_IGN)
-    raise Terminated(signum)
+    loop = asyncio._get_running_loop()  # this thread's: handlers run in the main thread
+    if loop is None:
+        raise Terminated(signum)
+    # Inside a running loop the handler may be running inside a transport callback, which uvloop
+    # wraps: an exception raised there is taken for a broken stream (the request is stored as
+    # stream_broken, the run ends "does not pass", exit 1). Raised from a callback of its own,
+    # it leaves the loop the way Ctrl-C does (event loops re-raise KeyboardInterrupt from one).
+    loop.call_soon_threadsafe(_raise, Terminated(signum))
+
+
+def _raise(e: Terminated) -> None:
+    raise e
 
 
 def install() -> None:
