@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from dyno.bench.precision import Reached, Repeats, parse_precision
+from dyno.bench.precision import Reached, parse_precision, repeat
 from dyno.bench.stats import mean_half_width
 from dyno.errors import UsageError
 
@@ -22,7 +22,7 @@ def run(
         seqs.append(i)
         return next(it)
 
-    reached = asyncio.run(Repeats(first, asked, max_repeats).run(one, "256", "decode tok/s"))
+    reached = asyncio.run(repeat(one, first, asked, max_repeats, label="256", figure="decode tok/s"))
     return reached, seqs  # type: ignore[return-value]  # None only without `asked`: checked there
 
 

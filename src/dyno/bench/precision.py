@@ -9,7 +9,7 @@ drift moves), never within one request. Peers: GuideLLM's `target_moe`, AIPerf's
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dyno.bench.stats import MIN_SAMPLES, mean_half_width
 from dyno.errors import UsageError
@@ -55,35 +55,37 @@ class Reached:
         )
 
 
-@dataclass
-class Repeats:
-    """The repeat loop of one measurement: at least `first` repeats, then more while `asked` is set
-    and not yet met, up to `max_repeats`."""
+def most_repeats(first: int, asked: float | None, max_repeats: int) -> int:
+    """How many repeats a measurement may make: `first`, or up to `max_repeats` when a precision is asked."""
+    return max(first, max_repeats) if asked is not None else first
 
-    first: int
-    asked: float | None = None
-    max_repeats: int = DEFAULT_MAX_REPEATS
-    values: list[float] = field(default_factory=list)
 
-    async def run(
-        self, one: Callable[[int], Awaitable[float | None]], label: str, figure: str
-    ) -> Reached | None:
-        """Call `one(seq)` for each repeat (it returns the headline figure, None when the request
-        failed); the `Reached` when a precision was asked, else None."""
-        ceiling = max(self.first, self.max_repeats) if self.asked is not None else self.first
-        n = 0
-        hw: float | None = None
-        while n < ceiling:
-            v = await one(n)
-            n += 1
-            if v is not None:
-                self.values.append(v)
-            if self.asked is None or n < max(self.first, MIN_SAMPLES):
-                continue
-            hw = mean_half_width(self.values)
-            if hw is not None and hw <= self.asked:
-                break
-        if self.asked is None:
-            return None
-        reached = hw is not None and hw <= self.asked
-        return Reached(label, figure, self.asked, n, hw, reached, ceiling)
+async def repeat(
+    one: Callable[[int], Awaitable[float | None]],
+    first: int,
+    asked: float | None,
+    max_repeats: int,
+    *,
+    label: str,
+    figure: str,
+) -> Reached | None:
+    """Call `one(seq)` for each repeat (it returns the headline figure, None when the request
+    failed): `first` times, then more while `asked` is set and not met, up to `max_repeats`.
+    The `Reached` when a precision was asked, else None."""
+    ceiling = most_repeats(first, asked, max_repeats)
+    values: list[float] = []
+    n = 0
+    hw: float | None = None
+    while n < ceiling:
+        v = await one(n)
+        n += 1
+        if v is not None:
+            values.append(v)
+        if asked is None or n < max(first, MIN_SAMPLES):
+            continue
+        hw = mean_half_width(values)
+        if hw is not None and hw <= asked:
+            break
+    if asked is None:
+        return None
+    return Reached(label, figure, asked, n, hw, hw is not None and hw <= asked, ceiling)

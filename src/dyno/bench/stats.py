@@ -120,15 +120,19 @@ P99_MIN_SAMPLES = quantile_min_samples(0.99)  # 299
 def mean_half_width(xs: Sequence[float], level: float = 0.95) -> float | None:
     """The half-width of Student's t interval on the mean of `xs`, relative to the mean (0.05: ±5%);
     None below MIN_SAMPLES or at a zero mean. What `--precision` compares against."""
-    from scipy import stats as sps
-
     if len(xs) < MIN_SAMPLES:
         return None
     mean = statistics.fmean(xs)
     if mean == 0:
         return None
-    t = float(sps.t.ppf(0.5 + level / 2, len(xs) - 1))
-    return t * statistics.stdev(xs) / math.sqrt(len(xs)) / abs(mean)
+    return _t(level, len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs)) / abs(mean)
+
+
+def _t(level: float, df: float) -> float:
+    """Student's t quantile for a two-sided interval at `level`."""
+    from scipy import stats as sps  # imported here: scipy is ~0.3 s to load and few commands need it
+
+    return float(sps.t.ppf(0.5 + level / 2, df))
 
 
 def statistic(xs: Sequence[float], which: str) -> float:
@@ -192,8 +196,6 @@ def _welch_log_ratio(
     mc: float, vc: float, mb: float, vb: float, n: tuple[int, int], level: float, shift: float | None = None
 ) -> tuple[float, float] | None:
     """exp(d ± t·se) with d = log(mc/mb) (or `shift`), se² = vc/mc² + vb/mb², Welch–Satterthwaite df."""
-    from scipy import stats as sps  # imported here: scipy is ~0.3 s to load and few commands need it
-
     if mc <= 0 or mb <= 0:
         return None
     rc, rb = vc / mc**2, vb / mb**2
@@ -202,7 +204,7 @@ def _welch_log_ratio(
     if se == 0:
         return (math.exp(d), math.exp(d))
     df = (rc + rb) ** 2 / (rc**2 / (n[0] - 1) + rb**2 / (n[1] - 1))
-    t = float(sps.t.ppf(0.5 + level / 2, df))
+    t = _t(level, df)
     return (math.exp(d - t * se), math.exp(d + t * se))
 
 

@@ -85,7 +85,7 @@ class Cell:
             if self.ratio is not None:
                 out += " " + self.ratio.text()
             elif self.point_ratio is not None:
-                out += f" ×{self.point_ratio:.2f} (n=1, no interval)"
+                out += f" ×{self.point_ratio:.2f} (no samples stored behind it: no interval)"
         if self.note:
             out += f" † {self.note}"
         return out

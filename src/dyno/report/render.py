@@ -60,8 +60,7 @@ WIDE = 8  # more figures than this: one row per figure, one column per setting
 def percentile_cell(r: ResultRow) -> str:
     if r.metric not in PERCENTILE_METRICS or r.median is None or r.n < 2:
         return cell(r)
-    # * : the p99 of fewer samples than a p99 needs (the scenario's notes say so)
-    mark = "*" if thin_p99(r.n) else ""  # the column header says what * means
+    mark = "*" if thin_p99(r.n) else ""  # a p99 of fewer samples than one needs; the header says so
     return f"{fmt_value(r.median, r.unit)} / {fmt_value(r.p99, r.unit)}{mark}"
 
 

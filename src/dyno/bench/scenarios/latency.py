@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
-from dyno.bench.precision import DEFAULT_MAX_REPEATS, Repeats
+from dyno.bench.precision import DEFAULT_MAX_REPEATS, most_repeats, repeat
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
 from dyno.bench.scenarios.config import FieldsConfig, fields_config
 from dyno.bench.stats import summarize
@@ -17,10 +17,6 @@ MARGIN_TOKENS = 8  # room for the chat template's end-of-turn tokens
 
 # How long to repeat, not what is measured: left out of the stored config (runs still compare).
 _NOT_CONFIG = {"config": False}
-
-
-def _repeats_planned(repeat: int, precision: float | None, max_repeats: int) -> int:
-    return max(repeat, max_repeats) if precision is not None else repeat
 
 
 def fixed_length_notes(reqs: list[RequestRecord]) -> list[str]:
@@ -64,7 +60,7 @@ class Decode:
         return fields_config(self, prompt="bundled prose, greedy")
 
     def planned_requests(self, max_model_len: int) -> int:
-        return 1 + len(self.lengths) * _repeats_planned(self.repeat, self.precision, self.max_repeats)
+        return 1 + len(self.lengths) * most_repeats(self.repeat, self.precision, self.max_repeats)
 
     async def run(self, ctx: BenchContext) -> ScenarioOutcome:
         prompt = PROSE_PROMPTS[0]
@@ -83,7 +79,9 @@ class Decode:
                 )
                 return derive.decode_tok_s(rec)
 
-            r = await Repeats(self.repeat, self.precision, self.max_repeats).run(one, str(n), "decode tok/s")
+            r = await repeat(
+                one, self.repeat, self.precision, self.max_repeats, label=str(n), figure="decode tok/s"
+            )
             if r is not None:
                 reached.append(r)
         notes += [r.note() for r in reached]
@@ -110,7 +108,7 @@ class TTFT(FieldsConfig):
     max_repeats: int = field(default=DEFAULT_MAX_REPEATS, metadata=_NOT_CONFIG)
 
     def planned_requests(self, max_model_len: int) -> int:
-        return 1 + len(self.kinds) * _repeats_planned(self.repeat, self.precision, self.max_repeats)
+        return 1 + len(self.kinds) * most_repeats(self.repeat, self.precision, self.max_repeats)
 
     async def run(self, ctx: BenchContext) -> ScenarioOutcome:
         notes = []
@@ -133,7 +131,7 @@ class TTFT(FieldsConfig):
                 rec = await ctx.generate(ctx.chat(text, 4), scenario=self.name, label=kind, seq=i)
                 return derive.ttft_ms(rec)
 
-            r = await Repeats(self.repeat, self.precision, self.max_repeats).run(one, kind, "TTFT")
+            r = await repeat(one, self.repeat, self.precision, self.max_repeats, label=kind, figure="TTFT")
             if r is not None:
                 reached.append(r)
         notes += [r.note() for r in reached]
