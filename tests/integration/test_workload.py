@@ -100,3 +100,73 @@ def test_the_cli_knobs_end_to_end(pacing_server: StartPacing, dyno_home: Path, t
     assert out.returncode == 0, out.stderr
     assert "### workload (complete)" in out.stdout and "| figure | r20 | r40 |" in out.stdout
     assert "dispatch delay (ms) p50 / p99" in out.stdout
+
+
+def test_an_slo_judges_each_sustained_level_over_its_steady_window(
+    pacing_server: StartPacing, dyno_home: Path
+) -> None:
+    """3 slots: at 2 streams nobody queues, at 4 one request in four waits a whole request (70 ms)
+    for its first token; the objective sits between (unqueued 10 ms, queued ~80 ms)."""
+    srv = pacing_server(ttft_s=0.01, itl_s=0.004, slots=3)
+    w = Workload(levels=(2, 4), requests=40, output_tokens=Lengths("fixed", 16), slo=("ttft_ms<=35",))
+    rid, store = run(srv.url, w)
+    rep = summarize_run(store, rid)
+    reqs = store.requests(rid)
+    scenario = store.scenarios(rid)[0]
+    store.close()
+    sc = rep.scenario("workload")
+    assert sc is not None
+    att = {r.label: r for r in sc.rows if r.metric == "slo_attainment"}
+    assert att["c2"].mean == 1.0 and att["c2"].interval is not None and att["c2"].interval[1] == 1.0
+    c4 = att["c4"]
+    assert c4.mean is not None and c4.interval is not None and c4.interval[1] < 0.95
+    # Ramp-up and drain are left out: at 4 streams the first 3 sent and the last 3 to finish.
+    c4_reqs = [r for r in reqs if r.label == "c4"]
+    assert c4.n == len(c4_reqs) - 6
+    steady = {r.label: r.mean for r in sc.rows if r.metric == "steady_s"}
+    span = derive.span_s(c4_reqs)
+    assert steady["c4"] is not None and span is not None and 0 < steady["c4"] < span
+    goodput = {r.label: r.mean for r in sc.rows if r.metric == "goodput_req_s"}
+    assert goodput["c4"] is not None and goodput["c2"] is not None
+    # The SLO judges a run; it is not part of the load, so runs with and without one still compare.
+    assert "slo" not in scenario.config and scenario.facts["slo"] == ["ttft_ms<=35"]
+
+
+def test_an_slo_on_a_run_without_load_levels_is_a_usage_error(dyno_home: Path) -> None:
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dyno.cli",
+            "bench",
+            "http://127.0.0.1:9",
+            "--scenario",
+            "decode",
+            "--slo",
+            "ttft_ms<=5",
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert r.returncode == 2 and "--slo judges load levels" in r.stderr
+
+
+def test_compare_shows_attainment_as_a_difference_with_its_interval(
+    pacing_server: StartPacing, dyno_home: Path
+) -> None:
+    from dyno.report.compare import build_comparison
+
+    w = Workload(levels=(4,), requests=40, output_tokens=Lengths("fixed", 16), slo=("ttft_ms<=35",))
+    tight = pacing_server(ttft_s=0.01, itl_s=0.004, slots=3)  # 1 in 4 queues for its first token
+    roomy = pacing_server(ttft_s=0.01, itl_s=0.004, slots=8)  # nobody queues
+    base_id, store = run(tight.url, w)
+    store.close()
+    cand_id, store = run(roomy.url, w)
+    c = build_comparison(store, [base_id, cand_id])
+    store.close()
+    col = next(col for col in c.columns if col.metric == "slo_attainment")
+    cell = c.cell(cand_id, col)
+    assert cell is not None and cell.difference is not None
+    assert cell.difference.low > 0  # more attainment, and the interval says it is no noise
+    assert "pts" in cell.text(baseline=False) and "of" in cell.text(baseline=False)

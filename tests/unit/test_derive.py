@@ -172,3 +172,18 @@ def test_aggregate_of_nothing_is_none() -> None:
     assert derive.aggregate_tok_s([]) is None
     failed = record([(80, "content", 5)], output_tokens=5, error_kind="http_5xx")
     assert derive.aggregate_tok_s([failed]) is None
+
+
+def _span(sent_ms: float, end_ms: float) -> RequestRecord:
+    return RequestRecord(params={}, t_sent_ns=int(sent_ms * 1e6), t_end_ns=int(end_ms * 1e6))
+
+
+def test_the_steady_window_leaves_out_ramp_up_and_drain_and_survives_dips() -> None:
+    # 3 streams: sent at 0, 1, 2 ms (in flight reaches 3 at 2 ms); each freed slot refills a
+    # microsecond later (a dip to 2 that must not end the window); the last three drain.
+    reqs = [_span(0, 10), _span(1, 11), _span(2, 12), _span(10.001, 20), _span(11.001, 21), _span(12.001, 22)]
+    w = derive.steady_window(reqs, 3)
+    assert w is not None and w == (2_000_000, 20_000_000)
+    inside = [r for r in reqs if derive.in_window(r, w)]
+    assert inside == [reqs[2], reqs[3]]  # the 2 ms one is the first sent with 3 in flight
+    assert derive.steady_window(reqs, 4) is None  # never 4 in flight

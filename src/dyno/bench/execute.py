@@ -39,13 +39,20 @@ async def sleep_until_ns(t_ns: int) -> None:
         await asyncio.sleep((left - EARLY_WAKE_NS) / 1e9 if left > EARLY_WAKE_NS else 0)
 
 
-async def sustain(jobs: Sequence[Job], slots: int, send: Send, deadline_s: float | None = None) -> None:
-    """Keep `slots` requests in flight until the jobs (or the time) run out."""
+async def sustain(
+    jobs: Sequence[Job],
+    slots: int,
+    send: Send,
+    deadline_s: float | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> None:
+    """Keep `slots` requests in flight until the jobs (or the time) run out, or `stop()` says so
+    (a capacity probe that has decided); requests already in flight finish and are stored."""
     order = itertools.count()
     deadline = None if deadline_s is None else time.monotonic() + deadline_s
 
     async def slot() -> None:
-        while (i := next(order)) < len(jobs):
+        while not stop() and (i := next(order)) < len(jobs):
             if deadline is not None and time.monotonic() >= deadline:
                 return
             # A closed loop: the request is due the moment its slot is free.

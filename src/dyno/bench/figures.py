@@ -48,6 +48,10 @@ FIGURES: dict[str, Figure] = {
     "server_ttft_ms": Figure("server TTFT", "ms", False),
     "client_overhead_ms": Figure("client - server TTFT", "ms", False),
     "objective": Figure("objective", "", True),
+    "slo_attainment": Figure("SLO attainment", "", True),
+    "goodput_req_s": Figure("goodput", "req/s", True),
+    "goodput_tok_s": Figure("goodput tok/s", "tok/s", True),
+    "steady_s": Figure("steady window", "s"),
 }
 
 _ACCEPT_AT = re.compile(r"accept_at_(\d+)$")

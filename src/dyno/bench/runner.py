@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -19,6 +20,7 @@ from dyno.bench.workers import WorkerDied
 from dyno.client import ClientConfig, StreamClient, loop
 from dyno.engine import supervisor
 from dyno.engine.target import Target, TargetSpec, open_target
+from dyno.metrics.series import sampling
 from dyno.settings import Settings
 from dyno.store import RunOutcome, RunRecorder, RunSink, record_run
 from dyno.workloads.synthetic import pick_tokenizer
@@ -141,6 +143,34 @@ def client_health(cpu_fraction: float, lag: loop.LoopLag) -> dict[str, Any]:
     }
 
 
+@asynccontextmanager
+async def bench_context(
+    run: RunRecorder,
+    target: Target,
+    model: str,
+    client_config: ClientConfig | None = None,
+    workers: int = 1,
+    progress: BenchProgress | None = None,
+) -> AsyncIterator[BenchContext]:
+    """What a scenario (or a capacity probe) runs against: the client, the endpoint and its tokenizer."""
+    served = target.served_model
+    with target.endpoint() as ep:
+        tokenizer = await pick_tokenizer(ep, model, served.root if served else None)
+        config = client_config or ClientConfig()
+        async with StreamClient(target.url, api_key=target.api_key, config=config) as client:
+            yield BenchContext(
+                client=client,
+                endpoint=ep,
+                model=model,
+                max_model_len=target.max_model_len,
+                tokenizer=tokenizer,
+                run=run,
+                run_salt=f"{run.id}{secrets.token_hex(3)}",
+                advance=progress.advance if progress else (lambda _n: None),
+                workers=workers,
+            )
+
+
 async def _run_scenarios(
     run: RunRecorder,
     target: Target,
@@ -152,56 +182,44 @@ async def _run_scenarios(
     workers: int,
 ) -> str:
     """Runs every scenario; returns "" when the suite ran through, else why it stopped."""
-    max_len = target.max_model_len
-    served = target.served_model
-    with target.endpoint() as ep:
-        tokenizer = await pick_tokenizer(ep, model, served.root if served else None)
+    async with bench_context(run, target, model, client_config, workers, progress) as ctx:
         if progress:
-            progress.begin(sum(s.planned_requests(max_len) for s in scenarios))
-        config = client_config or ClientConfig()
-        async with StreamClient(target.url, api_key=target.api_key, config=config) as client:
-            ctx = BenchContext(
-                client=client,
-                endpoint=ep,
-                model=model,
-                max_model_len=max_len,
-                tokenizer=tokenizer,
-                run=run,
-                run_salt=f"{run.id}{secrets.token_hex(3)}",
-                advance=progress.advance if progress else (lambda _n: None),
-                workers=workers,
-            )
-            for i, sc in enumerate(scenarios):
-                if progress:
-                    progress.scenario(sc.name)
-                sid = run.start_scenario(sc.name, sc.config() | {"tokenizer": tokenizer.method})
-                ctx.lag = lag = loop.LoopLag()
-                lag_task = asyncio.create_task(lag.run())
-                try:
-                    await ctx.scrape(sc.name, "before")
-                    cpu0, wall0 = time.process_time(), time.monotonic()
+            progress.begin(sum(s.planned_requests(ctx.max_model_len) for s in scenarios))
+        for i, sc in enumerate(scenarios):
+            if progress:
+                progress.scenario(sc.name)
+            sid = run.start_scenario(sc.name, sc.config() | {"tokenizer": ctx.tokenizer.method})
+            ctx.lag = lag = loop.LoopLag()
+            lag_task = asyncio.create_task(lag.run())
+            try:
+                await ctx.scrape(sc.name, "before")
+                cpu0, wall0 = time.process_time(), time.monotonic()
+                async with sampling(ctx.endpoint.metrics_text) as sampler:
                     result = await sc.run(ctx)
-                    # How busy dyno itself was: near a full core, its own lag enters TTFT/ITL.
-                    client_cpu = (time.process_time() - cpu0) / max(time.monotonic() - wall0, 1e-9)
-                    await ctx.scrape(sc.name, "after")
-                    facts: dict[str, Any] = result.facts | client_health(client_cpu, lag)
-                    run.finish_scenario(sid, result.status, list(result.notes), facts)
-                    outcome[sc.name] = result.status
-                except (ServerGone, WorkerDied) as e:
-                    run.finish_scenario(sid, "partial", [str(e)], {})
-                    outcome[sc.name] = "partial"
-                    for rest in scenarios[i + 1 :]:
-                        outcome[rest.name] = "skipped"
-                    what = "the server stopped answering" if isinstance(e, ServerGone) else "a worker died"
-                    return f"{what} during {sc.name}: {e}. {run.stored} finished requests are stored"
-                except asyncio.CancelledError:
-                    run.finish_scenario(sid, "partial", ["interrupted"], {})
-                    raise
-                except Exception as e:  # a broken scenario must not take the suite down with it
-                    run.finish_scenario(sid, "failed", [f"scenario failed: {type(e).__name__}: {e}"], {})
-                    outcome[sc.name] = "failed"
-                finally:
-                    lag_task.cancel()
+                series = sampler.series
+                # How busy dyno itself was: near a full core, its own lag enters TTFT/ITL.
+                client_cpu = (time.process_time() - cpu0) / max(time.monotonic() - wall0, 1e-9)
+                await ctx.scrape(sc.name, "after")
+                facts: dict[str, Any] = result.facts | client_health(client_cpu, lag)
+                if len(series):
+                    facts["series"] = series.as_json()
+                run.finish_scenario(sid, result.status, list(result.notes), facts)
+                outcome[sc.name] = result.status
+            except (ServerGone, WorkerDied) as e:
+                run.finish_scenario(sid, "partial", [str(e)], {})
+                outcome[sc.name] = "partial"
+                for rest in scenarios[i + 1 :]:
+                    outcome[rest.name] = "skipped"
+                what = "the server stopped answering" if isinstance(e, ServerGone) else "a worker died"
+                return f"{what} during {sc.name}: {e}. {run.stored} finished requests are stored"
+            except asyncio.CancelledError:
+                run.finish_scenario(sid, "partial", ["interrupted"], {})
+                raise
+            except Exception as e:  # a broken scenario must not take the suite down with it
+                run.finish_scenario(sid, "failed", [f"scenario failed: {type(e).__name__}: {e}"], {})
+                outcome[sc.name] = "failed"
+            finally:
+                lag_task.cancel()
     # No settling delay before the last scrape: vLLM 0.32 records a step's
     # counters in the same event-loop turn that queues its final chunks
     # (AsyncLLM.output_handler), except after a stop-string abort or a batch

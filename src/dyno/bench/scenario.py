@@ -167,6 +167,7 @@ class ResultRow:
     p99: float | None = None
     ceiling_tok_s: float | None = None
     samples: tuple[float, ...] = field(default=(), repr=False, compare=False)  # for intervals; not rendered
+    interval: tuple[float, float] | None = None  # a proportion's 95% interval (SLO attainment: Wilson)
 
     @property
     def title(self) -> str:

@@ -23,6 +23,7 @@ from dyno.bench.scenarios import (
     ToolCall,
     Workload,
 )
+from dyno.bench.slo import SLO
 from dyno.errors import UsageError
 from dyno.workloads.dataset import load_dataset
 from dyno.workloads.shapes import Lengths
@@ -158,8 +159,10 @@ def choose(
     knobs: WorkloadKnobs,
     precision: float | None = None,
     max_repeats: int | None = None,
+    slo: SLO | None = None,
 ) -> tuple[str, list[Scenario]]:
-    """(suite name as recorded, scenarios): the load knobs' own workload, or a suite's scenarios."""
+    """(suite name as recorded, scenarios): the load knobs' own workload, or a suite's scenarios;
+    `slo` is given to every load level (concurrency, workload) to judge."""
     if knobs.any:
         if names:
             raise UsageError("load knobs make their own scenario; leave --scenario out, or the knobs")
@@ -167,5 +170,13 @@ def choose(
             raise UsageError(
                 "--precision repeats decode and ttft; a load runs for its --requests or --duration"
             )
-        return "workload", [workload(knobs, concurrency)]
-    return suite, select(suite, names, repeat, concurrency, precision, max_repeats)
+        name = "workload"
+        chosen: list[Scenario] = [workload(knobs, concurrency)]
+    else:
+        name, chosen = suite, select(suite, names, repeat, concurrency, precision, max_repeats)
+    if slo is None:
+        return name, chosen
+    if not any(isinstance(s, Concurrency | Workload) for s in chosen):
+        raise UsageError("--slo judges load levels: add --scenario concurrency, or a load knob")
+    specs = tuple(slo.specs())
+    return name, [replace(s, slo=specs) if isinstance(s, Concurrency | Workload) else s for s in chosen]

@@ -10,6 +10,7 @@ import typer
 from dyno.bench import suites
 from dyno.bench.precision import parse_precision
 from dyno.bench.runner import run_bench
+from dyno.bench.slo import SLO
 from dyno.cli._common import api_key_env_option, max_error_rate_option, served_model_option
 from dyno.cli._run import finish, measure
 from dyno.client import ClientConfig
@@ -42,6 +43,9 @@ def register(app: typer.Typer) -> None:
         ),
         max_repeats: int = typer.Option(None, "--max-repeats", min=3, help="--precision stops here (20)."),
         concurrency: str = typer.Option(None, "--concurrency", help="Concurrency levels, e.g. 1,2,4,8."),
+        slo: list[str] = typer.Option(
+            None, "--slo", help="Judge each load level: ttft_ms<=500, tpot_ms<=50, e2e_ms<=, decode_tok_s>=."
+        ),
         api_key_env: str = api_key_env_option(),
         hardware: str = typer.Option(
             None, "--hardware", help="Hardware id for the roofline (default: this CPU for a local engine)."
@@ -101,6 +105,7 @@ def register(app: typer.Typer) -> None:
             knobs,
             parse_precision(precision),
             max_repeats,
+            SLO.parse(slo),
         )
         spec = TargetSpec(target, model, api_key_env, hardware, keep)
         result = measure(

@@ -11,6 +11,7 @@ from rich.markup import escape
 from dyno import __version__, signals
 from dyno.cli import (
     bench,
+    capacity,
     check,
     compare,
     demo,
@@ -65,6 +66,7 @@ for module in (
     logs,
     demo,
     bench,
+    capacity,
     check,
     verify,
     tune,

@@ -17,6 +17,7 @@ Definitions (the field disagrees on these, so they are written down):
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 
 from dyno.client.records import Chunk, RequestRecord
@@ -120,3 +121,30 @@ def client_overhead_ms(r: RequestRecord) -> float | None:
     """Client TTFT minus the server's: the wire, the server's HTTP front end, and dyno's own loop."""
     client, server = ttft_ms(r), server_ttft_ms(r)
     return None if client is None or server is None else client - server
+
+
+def steady_window(records: list[RequestRecord], target: int, share: float = 0.95) -> tuple[int, int] | None:
+    """The steady state of a sustained load: from the first moment at least `share` x `target` requests
+    were in flight to the last moment they still were (the rule `vllm bench serve` uses); dips between
+    (a freed slot's next request is microseconds away) do not end it. None when it never got there."""
+    need = max(1, math.ceil(share * target - 1e-9))
+    events = sorted(
+        [(r.t_sent_ns, 1) for r in records if r.t_end_ns is not None]
+        + [(r.t_end_ns, -1) for r in records if r.t_end_ns is not None]
+    )
+    start = end = None
+    level = 0
+    for t, step in events:
+        was = level
+        level += step
+        if level >= need and start is None:
+            start = t
+        if was >= need > level:
+            end = t
+    return None if start is None or end is None else (start, end)
+
+
+def in_window(r: RequestRecord, window: tuple[int, int]) -> bool:
+    """Sent in the window and finished in it (a failed request without an end: sent in it)."""
+    start, end = window
+    return start <= r.t_sent_ns <= end and (r.t_end_ns is None or r.t_end_ns <= end)

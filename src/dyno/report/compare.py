@@ -22,6 +22,7 @@ from typing import Any
 
 from dyno.bench.figures import figure
 from dyno.bench.scenario import ResultRow
+from dyno.bench.slo import Difference, difference
 from dyno.bench.stats import RatioCI, ratio_ci
 from dyno.bench.summary import RunSummary, summarize_run
 from dyno.errors import UsageError
@@ -44,6 +45,8 @@ HEADLINE: tuple[tuple[str, str], ...] = (
     ("prefill_tok_s", "mean"),
     ("acceptance_rate", "mean"),
     ("mean_acceptance_length", "mean"),
+    ("slo_attainment", "mean"),
+    ("goodput_req_s", "mean"),
 )
 BENCH_KINDS = ("bench", "demo")
 
@@ -76,8 +79,15 @@ class Cell:
     point_ratio: float | None = None  # when no interval can be had (a single sample)
     ceiling_pct: float | None = None
     note: str = ""
+    interval: tuple[float, float] | None = None  # a proportion's own interval (SLO attainment)
+    difference: Difference | None = None  # a proportion vs the baseline's: a difference, not a ratio
 
     def text(self, baseline: bool) -> str:
+        if self.interval is not None and self.value is not None:
+            out = f"{self.value:.0%} [{self.interval[0]:.0%}, {self.interval[1]:.0%}] of {self.n}"
+            if self.difference is not None and not baseline:
+                out += " " + self.difference.text()
+            return out + (f" † {self.note}" if self.note else "")
         out = fmt_value(self.value, self.unit)
         if self.ceiling_pct is not None:
             out += f" ({self.ceiling_pct:.0%} of ceiling)"
@@ -205,6 +215,7 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
         raise UsageError(f"--baseline {baseline} is not one of the bench runs compared")
     reports = {r.id: summarize_run(store, r.id) for r in benches}
     scen_cfg = {rid: _scenario_configs(rep) for rid, rep in reports.items()}
+    slos = {rid: {s.name: s.data.facts.get("slo") for s in rep.scenarios} for rid, rep in reports.items()}
     wanted = {m for m, _ in HEADLINE}
     columns: list[Column] = []
     rows: dict[tuple[int, str], ResultRow] = {}
@@ -230,9 +241,15 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
             note = ""
             ci: RatioCI | None = None
             point: float | None = None
+            diff: Difference | None = None
             if run.id != base.id and brow is not None:
                 if scen_cfg[run.id].get(col.scenario) != scen_cfg[base.id].get(col.scenario):
                     note = "workload differs from the baseline's: not compared"
+                elif row.interval is not None:  # an attainment: judged by the same SLO, as a difference
+                    if slos[run.id].get(col.scenario) != slos[base.id].get(col.scenario):
+                        note = "another SLO than the baseline's: not compared"
+                    elif row.mean is not None and brow.mean is not None:
+                        diff = difference(round(row.mean * row.n), row.n, round(brow.mean * brow.n), brow.n)
                 else:
                     ci = (
                         ratio_ci(row.samples, brow.samples, col.stat)
@@ -246,7 +263,7 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
             pct = (
                 v / row.ceiling_tok_s if row.ceiling_tok_s and v is not None and col.stat == "mean" else None
             )
-            cells[(run.id, col.key)] = Cell(v, row.unit, row.n, ci, point, pct, note)
+            cells[(run.id, col.key)] = Cell(v, row.unit, row.n, ci, point, pct, note, row.interval, diff)
     configs = [
         Config(
             r,

@@ -17,6 +17,7 @@ from dyno.report.render import md_table
 HOW = (
     "×ratio vs the baseline [95% interval from the raw samples: Welch's t on the log ratio, or the bootstrap "
     "for a median or p99 of many samples]; ≈ noise: the interval holds 1; "
+    "SLO attainment: a difference in points [Newcombe's interval from the two Wilson intervals]; "
     "† the cell or row is not like for like"
 )
 
@@ -72,6 +73,10 @@ def _cell_dict(cell: Cell) -> dict[str, Any]:
         "interval": (r.method or r.reason) if r else None,
         "ceiling_fraction": cell.ceiling_pct,
         "note": cell.note or None,
+        "value_interval": list(cell.interval) if cell.interval else None,
+        "difference": None
+        if cell.difference is None
+        else {"diff": cell.difference.diff, "low": cell.difference.low, "high": cell.difference.high},
     }
 
 

@@ -42,6 +42,8 @@ def fmt_value(v: float | None, unit: str) -> str:
 
 
 def cell(r: ResultRow) -> str:
+    if r.interval is not None and r.mean is not None:  # a proportion: 97% [93%, 99%] of n
+        return f"{r.mean:.0%} [{r.interval[0]:.0%}, {r.interval[1]:.0%}] of {r.n}"
     if r.n > 1 and r.std is not None:
         return f"{fmt_value(r.mean, r.unit)} ± {fmt_value(r.std, r.unit)}"
     return fmt_value(r.mean, r.unit)

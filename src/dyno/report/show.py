@@ -19,7 +19,9 @@ from typing import Any
 from rich.console import Console
 
 from dyno.bench.summary import RunSummary, summarize_run
+from dyno.capacity.result import summarize_capacity
 from dyno.errors import UsageError
+from dyno.report.capacity import capacity_json, capacity_markdown, print_capacity
 from dyno.report.check import check_csv, check_json, check_markdown
 from dyno.report.compare import Comparison, build_comparison
 from dyno.report.compare_render import RENDERERS as COMPARE_RENDERERS
@@ -94,6 +96,11 @@ SHAPES: dict[str, Shape] = {
         print_tune,
         {Format.md: tune_markdown, Format.json: tune_json, Format.csv: tune_csv},
         _tune_html,
+    ),
+    "capacity": Shape(
+        summarize_capacity,
+        print_capacity,
+        {Format.md: capacity_markdown, Format.json: capacity_json},
     ),
     "verify": Shape(
         build_verify_report,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
 from dyno.bench.scenarios.config import FieldsConfig
 from dyno.bench.scenarios.latency import fixed_length_notes
+from dyno.bench.slo import SLO, slo_rows
 from dyno.bench.stats import summarize
 from dyno.client import derive
 from dyno.metrics.vllm import mean_queue_time_s
@@ -24,6 +25,7 @@ class Concurrency(FieldsConfig):
     levels: tuple[int, ...] = (1, 2, 4, 8)
     output_tokens: int = 256
     batches: int = 1
+    slo: tuple[str, ...] = field(default=(), metadata={"config": False})  # judges; kept in the facts
 
     def planned_requests(self, max_model_len: int) -> int:
         return 1 + sum(self.levels) * self.batches
@@ -43,11 +45,12 @@ class Concurrency(FieldsConfig):
                     )
                 )
             await ctx.scrape(self.name, f"after:{level}")
-        return ScenarioOutcome()
+        return ScenarioOutcome(facts={"slo": list(self.slo)} if self.slo else {})
 
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
         rows = []
+        slo = SLO.parse(data.facts.get("slo"))
         for label, reqs in data.by_level():
             level = int(label)
             batches: dict[int, list[Any]] = {}
@@ -67,6 +70,9 @@ class Concurrency(FieldsConfig):
                 ResultRow.of(data.name, label, "ttft_ms", summarize(derive.ttft_ms(r) for r in reqs)),
                 ResultRow.scalar(data.name, label, "queue_time_ms", None if queue is None else queue * 1000),
             )
+            if slo is not None:  # a burst released at once has no steady state: every request is judged
+                every = [r for r in data.requests if r.label == label]
+                rows += slo_rows(data.name, label, every, slo, sustained=None)
         notes = fixed_length_notes(data.requests)
         failed = [r for r in data.requests if not r.ok]
         if failed:

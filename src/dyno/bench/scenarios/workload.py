@@ -27,6 +27,7 @@ from dyno.bench.arrivals import schedule
 from dyno.bench.execute import Job
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
 from dyno.bench.scenarios.latency import fixed_length_notes
+from dyno.bench.slo import SLO, slo_rows
 from dyno.bench.stats import summarize
 from dyno.client import GenRequest, RequestRecord, derive
 from dyno.workloads.dataset import Dataset
@@ -55,6 +56,7 @@ class Workload:
     seed: int = 0
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     warmup: int = 1
+    slo: tuple[str, ...] = ()  # judged per level; kept in the facts, not the config: it judges, not loads
 
     def config(self) -> dict[str, Any]:
         return {
@@ -82,7 +84,7 @@ class Workload:
     def planned_requests(self, max_model_len: int) -> int:
         return self.warmup + sum(self._count(lv) for lv in self.levels)
 
-    async def _requests(self, ctx: BenchContext, n: int, rng: random.Random) -> list[GenRequest]:
+    async def make_requests(self, ctx: BenchContext, n: int, rng: random.Random) -> list[GenRequest]:
         """`n` requests, drawn from the seeded generator: prompts and output lengths."""
         out_len = self.output_tokens or (None if self.dataset else DEFAULT_OUTPUT)
         reqs = []
@@ -121,11 +123,11 @@ class Workload:
         rng = random.Random(self.seed)
         notes: list[str] = []
         if self.warmup:
-            for r in await self._requests(ctx, self.warmup, random.Random(self.seed - 1)):
+            for r in await self.make_requests(ctx, self.warmup, random.Random(self.seed - 1)):
                 await ctx.generate(r, scenario=self.name, label="warmup")
         for level in self.levels:
             label = level_label(self.mode, level)
-            reqs = await self._requests(ctx, self._count(level), rng)
+            reqs = await self.make_requests(ctx, self._count(level), rng)
             jobs = self._jobs(reqs, label, level, rng)
             slots = int(level) if self.mode == "concurrent" else self.max_concurrency
             if ctx.workers <= 1:
@@ -137,14 +139,24 @@ class Workload:
             notes.append(
                 f"prompt lengths are estimates ({ctx.tokenizer.method}); the server's counts are stored"
             )
-        return ScenarioOutcome(notes=tuple(notes))
+        return ScenarioOutcome(notes=tuple(notes), facts={"slo": list(self.slo)} if self.slo else {})
 
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
         rows: list[ResultRow] = []
+        slo = SLO.parse(data.facts.get("slo"))
         for label, reqs in data.by_label().items():
-            rows += load_rows(data.name, label, reqs, [r for r in data.requests if r.label == label])
+            every = [r for r in data.requests if r.label == label]
+            rows += load_rows(data.name, label, reqs, every)
+            if slo is not None:
+                sustained = int(label[1:]) if label.startswith("c") else None  # a rate level has no target
+                rows += slo_rows(data.name, label, every, slo, sustained=sustained)
         notes = fixed_length_notes(data.requests)
+        if slo is not None:
+            notes.append(
+                f"SLO {slo.text}: a sustained level is judged over its steady window (>= 95% of its "
+                "streams in flight; ramp-up and drain excluded), a rate level over every request"
+            )
         return ScenarioSummary(rows, notes)
 
 

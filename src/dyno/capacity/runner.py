@@ -1,0 +1,179 @@
+"""`dyno capacity`: the most concurrent load a server carries within the user's SLO, found and stored.
+
+One run of kind `capacity` on the run recorder: one scenario row per probe
+(its level in the config; verdict, reason, seconds and the /metrics series in
+its facts) and every request stored as it finishes. The answer, the limit and
+the sentence are derived from those rows (capacity/result.py), so `dyno report`
+of the run next year says the same.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from dyno.bench.runner import DEFINITIONS, BenchProgress, bench_context
+from dyno.bench.scenario import ServerGone
+from dyno.bench.scenarios import Workload
+from dyno.bench.slo import SLO
+from dyno.capacity.probe import SCENARIO, ProbeResult, run_probe
+from dyno.capacity.search import ProbeVerdict, answer, next_level
+from dyno.capacity.sequential import boundaries
+from dyno.client import ClientConfig, loop
+from dyno.engine import supervisor
+from dyno.engine.target import Target, TargetSpec, open_target
+from dyno.errors import UsageError
+from dyno.settings import Settings
+from dyno.store import RunOutcome, RunRecorder, RunSink, record_run
+from dyno.workloads.shapes import Lengths
+
+
+@dataclass(frozen=True)
+class CapacityOptions:
+    slo: SLO
+    attainment: float = 0.95  # the share of requests that must conform
+    max_concurrency: int = 64
+    start: int = 1
+    input_tokens: Lengths | None = None
+    output_tokens: Lengths | None = None
+    seed: int = 0
+    max_requests: int | None = None  # judged per probe before it is indeterminate (None: from the target)
+    max_probe_s: float = 300.0
+    sample_period_s: float = 1.0
+    knee: bool = False  # fit the knee with fewer than 5 levels
+    alpha: float = field(default=0.05)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.attainment < 1:
+            raise UsageError(f"--attainment is a fraction between 0 and 1 (exclusive), not {self.attainment}")
+        if self.start > self.max_concurrency:
+            raise UsageError(f"--start {self.start} is above --max-concurrency {self.max_concurrency}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["slo"] = self.slo.specs()
+        d["input_tokens"] = self.input_tokens.spec() if self.input_tokens else None
+        d["output_tokens"] = self.output_tokens.spec() if self.output_tokens else None
+        return d
+
+
+@dataclass(frozen=True)
+class CapacityOutcome(RunOutcome):
+    url: str = ""
+
+
+def run_capacity(
+    settings: Settings,
+    sink: RunSink,
+    spec: TargetSpec,
+    opts: CapacityOptions,
+    *,
+    progress: BenchProgress | None = None,
+    step: Callable[[str], None] = lambda _m: None,
+    on_engine_progress: supervisor.ProgressFn | None = None,
+    client_config: ClientConfig | None = None,
+) -> CapacityOutcome:
+    """Open the target (starting its engine when it must), search it, stop what was started."""
+    with open_target(settings, spec, step=step, on_engine_progress=on_engine_progress) as target:
+        return capacity_target(sink, target, opts, progress=progress, step=step, client_config=client_config)
+
+
+def capacity_target(
+    sink: RunSink,
+    target: Target,
+    opts: CapacityOptions,
+    *,
+    progress: BenchProgress | None = None,
+    step: Callable[[str], None] = lambda _m: None,
+    client_config: ClientConfig | None = None,
+) -> CapacityOutcome:
+    """Search a target that is already open: one run row, one scenario row per probe."""
+    if target.model is None:
+        raise ValueError(f"no served model picked for {target.url}: {target.problem}")
+    bounds = boundaries(opts.attainment, opts.alpha, opts.max_requests)
+    workload = Workload(
+        input_tokens=opts.input_tokens, output_tokens=opts.output_tokens, seed=opts.seed, warmup=0
+    )
+    method = {
+        "capacity": opts.to_dict()
+        | {
+            "per_look": list(bounds.per_look),
+            "cap": bounds.cap,
+            "all_conforming_needs": bounds.all_conforming_needs,
+        },
+        "workload": workload.config(),
+        "definitions": DEFINITIONS,
+        "api_key_env": target.spec.api_key_env,
+        "event_loop": loop.loop_name(),
+    }
+    prov = target.provenance()
+    verdicts: dict[int, ProbeVerdict] = {}
+    with record_run(sink, "capacity", prov, method) as run:
+        search = _search(run, target, target.model, opts, workload, verdicts, progress, step, client_config)
+        if stopped := loop.run(search):
+            run.stop(stopped)
+        elif not (ans := answer(verdicts, opts.max_concurrency)).resolved:
+            run.fail(f"the capacity is not resolved: {ans.explained}")
+    return run.outcome.with_details(CapacityOutcome, url=target.url)
+
+
+async def _search(
+    run: RunRecorder,
+    target: Target,
+    model: str,
+    opts: CapacityOptions,
+    workload: Workload,
+    verdicts: dict[int, ProbeVerdict],
+    progress: BenchProgress | None,
+    step: Callable[[str], None],
+    client_config: ClientConfig | None,
+) -> str:
+    """Probes until the search is over; returns "" when it ran through, else why it stopped."""
+    bounds = boundaries(opts.attainment, opts.alpha, opts.max_requests)
+    rng = random.Random(opts.seed)
+    async with bench_context(run, target, model, client_config, 1, progress) as ctx:
+        warm = await workload.make_requests(ctx, 1, random.Random(opts.seed - 1))
+        await ctx.generate(warm[0], scenario=SCENARIO, label="warmup")
+        while (level := next_level(verdicts, opts.max_concurrency, opts.start)) is not None:
+            if progress:
+                progress.scenario(f"{level} streams")
+            sid = run.start_scenario(SCENARIO, {"level": level, "slo": opts.slo.specs()})
+            try:
+                res = await run_probe(
+                    ctx,
+                    level,
+                    opts.slo,
+                    bounds,
+                    workload,
+                    rng=rng,
+                    max_seconds=opts.max_probe_s,
+                    sample_period_s=opts.sample_period_s,
+                )
+            except ServerGone as e:
+                run.finish_scenario(sid, "partial", [str(e)], {})
+                return (
+                    f"the server stopped answering at {level} streams: {e}. {run.stored} requests are stored"
+                )
+            except BaseException:
+                run.finish_scenario(sid, "partial", ["interrupted"], {})
+                raise
+            run.finish_scenario(sid, "complete", [res.why], _facts(res))
+            verdicts[level] = res.verdict
+            step(f"{level} streams: {res.verdict} ({res.conforming}/{res.judged} conform; {res.why})")
+    return ""
+
+
+def _facts(res: ProbeResult) -> dict[str, Any]:
+    return {
+        "verdict": res.verdict,
+        "why": res.why,
+        "judged": res.judged,
+        "conforming": res.conforming,
+        "ramp": res.ramp,
+        "drain": res.drain,
+        "seconds": round(res.seconds, 3),
+        "client_cpu_fraction": round(res.client_cpu_fraction, 3),
+        "series": res.series.as_json(),
+    }
