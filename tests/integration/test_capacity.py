@@ -32,14 +32,13 @@ def capacity(url: str, slo: list[str], output_tokens: int, **kw: object):  # typ
     s = Settings.from_env()
     parsed = SLO.parse(slo)
     assert parsed is not None
-    opts = CapacityOptions(
-        slo=parsed,
-        output_tokens=Lengths("fixed", output_tokens),
-        input_tokens=Lengths("fixed", 16),
-        max_concurrency=16,
-        sample_period_s=0.25,
-        **kw,  # type: ignore[arg-type]
-    )
+    settings: dict[str, object] = {
+        "output_tokens": Lengths("fixed", output_tokens),
+        "input_tokens": Lengths("fixed", 16),
+        "max_concurrency": 16,
+        "sample_period_s": 0.25,
+    }
+    opts = CapacityOptions(slo=parsed, **(settings | kw))  # type: ignore[arg-type]
     with Store(s.db_path) as store:
         out = run_capacity(s, store, TargetSpec(url), opts)
         return out, summarize_capacity(store, out.run_id)
@@ -145,3 +144,27 @@ def test_bad_input_is_a_usage_error_before_anything_runs(
     assert r.returncode == 2
     assert message in r.stderr
     assert not (dyno_home / "dyno.db").exists() or "stored as run" not in r.stderr
+
+
+def test_compare_shows_each_configs_capacity_and_the_difference(
+    pacing_server: StartPacing, dyno_home: Path
+) -> None:
+    from dyno.report.compare import CAPACITY_COLUMN, build_comparison
+    from dyno.report.compare_render import to_json
+
+    two = pacing_server(ttft_s=0.01, itl_s=0.004, slots=2)
+    three = pacing_server(ttft_s=0.01, itl_s=0.004, slots=3)
+    a, _ = capacity(two.url, ["ttft_ms<=35"], 16, start=2, max_concurrency=4)
+    b, _ = capacity(three.url, ["ttft_ms<=35"], 16, start=2, max_concurrency=4)
+    other, _ = capacity(three.url, ["ttft_ms<=60"], 16, start=2, max_concurrency=4)
+    s = Settings.from_env()
+    with Store(s.db_path) as store:
+        c = build_comparison(store, [a.run_id, b.run_id, other.run_id])
+    cell = c.cell(b.run_id, CAPACITY_COLUMN)
+    assert cell is not None and cell.value == 3
+    assert "+1 vs baseline" in cell.text(baseline=False)
+    mismatch = c.cell(other.run_id, CAPACITY_COLUMN)
+    assert mismatch is not None and "another SLO" in mismatch.text(baseline=False)
+    assert "vs baseline" not in mismatch.text(baseline=False)
+    doc = json.loads(to_json(c))
+    assert {cfg["kind"] for cfg in doc["configs"]} == {"capacity"}

@@ -39,6 +39,28 @@ def dyno(*args: str) -> subprocess.CompletedProcess[str]:
         (("up", "--port", "0"), "--port"),
         # tune sweeps vLLM flags; a llama-server profile is refused before anything starts
         (("tune", "smollm2-llama", "--sweep", "np=1,4"), "sweeps vLLM's flags"),
+        # --objective capacity needs per-request objectives; other objectives take one limit
+        (("tune", "smollm2", "--sweep", "max-num-seqs=2,4", "--objective", "capacity"), "needs --slo"),
+        (
+            ("tune", "smollm2", "--sweep", "max-num-seqs=2,4", "--objective", "capacity", "--slo", "ttft<=1"),
+            "--slo 'ttft<=1'",
+        ),
+        (
+            (
+                "tune",
+                "smollm2",
+                "--sweep",
+                "max-num-seqs=2,4",
+                "--slo",
+                "ttft_p99_ms<=5",
+                "--slo",
+                "ttft_p50_ms<=1",
+            ),
+            "takes one limit",
+        ),
+        (("tune", "smollm2", "--sweep", "max-num-seqs=2,4", "--objective", "goodput"), "capacity"),
+        (("capacity", "--slo", "ttft_ms<=500", "--start", "9", "--max-concurrency", "4"), "--start"),
+        (("bench", "--slo", "tpot_ms>=5", "--scenario", "concurrency"), "tpot_ms<=N"),
     ],
 )
 def test_bad_values_are_usage_errors_that_name_the_choices(args: tuple[str, ...], says: str) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from dyno.bench.slo import SLO
 from dyno.cli._common import err_console, settings
 from dyno.cli._run import finish, measure
 from dyno.errors import UsageError
@@ -18,11 +19,26 @@ from dyno.workloads.prompts import CONTENT_TYPES
 
 
 def _objective(raw: str) -> int:
+    """Streams of a throughput objective; 0 for capacity (the search picks the streams)."""
     if raw == "decode_tok_s@1":
         return 1
+    if raw == "capacity":
+        return 0
     if m := re.fullmatch(r"aggregate_tok_s@(\d+)", raw):
         return int(m.group(1))
-    raise UsageError(f"--objective is decode_tok_s@1 or aggregate_tok_s@N, not {raw!r}")
+    raise UsageError(f"--objective is decode_tok_s@1, aggregate_tok_s@N or capacity, not {raw!r}")
+
+
+def _slos(raw: list[str] | None, streams: int) -> tuple[str | None, tuple[str, ...]]:
+    """(a limit every candidate must meet, per-request objectives of --objective capacity)."""
+    if streams == 0:
+        parsed = SLO.parse(raw)
+        if parsed is None:
+            raise UsageError("--objective capacity needs --slo objectives, e.g. --slo ttft_ms<=500")
+        return None, tuple(parsed.specs())
+    if raw and len(raw) > 1:
+        raise UsageError("--slo takes one limit (ttft_p99_ms<=500) unless --objective capacity")
+    return (raw[0] if raw else None), ()
 
 
 def _contents(raw: str) -> tuple[str, ...]:
@@ -41,9 +57,20 @@ def register(app: typer.Typer) -> None:
             None, "--sweep", help="NAME=VALUES: a vLLM flag or a speculative-config key; a,b,c or 0..6."
         ),
         objective: str = typer.Option(
-            "decode_tok_s@1", "--objective", help="decode_tok_s@1 or aggregate_tok_s@N."
+            "decode_tok_s@1", "--objective", help="decode_tok_s@1, aggregate_tok_s@N or capacity."
         ),
-        slo: str = typer.Option(None, "--slo", help="A limit a candidate must meet, e.g. ttft_p99_ms<=500."),
+        slo: list[str] = typer.Option(
+            None,
+            "--slo",
+            help="A limit a candidate must meet (ttft_p99_ms<=500); with --objective capacity, the "
+            "per-request objectives (ttft_ms<=500, tpot_ms<=50; repeatable).",
+        ),
+        attainment: float = typer.Option(
+            0.95, "--attainment", help="--objective capacity: share of requests that must conform."
+        ),
+        max_concurrency: int = typer.Option(
+            16, "--max-concurrency", min=1, help="--objective capacity: the most streams tried."
+        ),
         content: str = typer.Option("code,prose,json", "--content", help="Content types to tune on."),
         repeats: int = typer.Option(
             3, "--repeats", min=1, help="Measurements per candidate (score: median - 1.4826 MAD)."
@@ -78,11 +105,16 @@ def register(app: typer.Typer) -> None:
         else:
             if not profile or not sweep:
                 raise UsageError("dyno tune PROFILE --sweep NAME=VALUES [...], or dyno tune --resume RUN")
+            streams = _objective(objective)
+            limit, per_request = _slos(slo, streams)
             opts = TuneOptions(
-                profile, tuple(sweep), _objective(objective), _contents(content), repeats, budget,
-                exhaustive, seed, slo, gate_limit, max_tokens=max_tokens, name=name,
+                profile, tuple(sweep), max(streams, 1), _contents(content), repeats, budget,
+                exhaustive, seed, limit, gate_limit, max_tokens=max_tokens, name=name,
+                capacity_slo=per_request, attainment=attainment, max_concurrency=max_concurrency,
             )  # fmt: skip
             _ = opts.knobs, opts.slo_limit()  # parsed now: a bad --sweep stops before anything starts
+            if opts.capacity_slo:
+                opts.capacity_options()
         result = measure(
             lambda s, store, bar: run_tune(
                 s, store, opts, resume=rid, step=bar.step, on_engine_progress=bar.engine_progress

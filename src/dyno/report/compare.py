@@ -25,6 +25,7 @@ from dyno.bench.scenario import ResultRow
 from dyno.bench.slo import Difference, difference
 from dyno.bench.stats import RatioCI, ratio_ci
 from dyno.bench.summary import RunSummary, summarize_run
+from dyno.capacity.result import summarize_capacity
 from dyno.errors import UsageError
 from dyno.recipe import engine_name
 from dyno.report.render import fmt_value
@@ -70,6 +71,9 @@ class Column:
         return f"{self.scenario}/{self.label}/{self.metric}/{self.stat}"
 
 
+CAPACITY_COLUMN = Column("capacity", "within SLO", "capacity_concurrency", "mean")
+
+
 @dataclass(frozen=True)
 class Cell:
     value: float | None
@@ -99,6 +103,25 @@ class Cell:
         if self.note:
             out += f" † {self.note}"
         return out
+
+
+@dataclass(frozen=True)
+class CapacityCell(Cell):
+    """A capacity run's answer: the level, the attainment at it and just above, and the difference."""
+
+    resolved: bool = True
+    detail: str = ""  # "100% [95%, 100%] of 77 at 5; 40% [12%, 77%] of 5 at 6"
+    vs_baseline: int | None = None  # streams more (or fewer) than the baseline's capacity
+
+    def text(self, baseline: bool) -> str:
+        out = f"{self.value:.0f} streams" if self.value is not None else "-"
+        if not self.resolved:
+            out += " (unresolved)"
+        if self.detail:
+            out += f" ({self.detail})"
+        if not baseline and self.vs_baseline is not None:
+            out += f" {self.vs_baseline:+d} vs baseline"
+        return out + (f" † {self.note}" if self.note else "")
 
 
 @dataclass(frozen=True)
@@ -190,6 +213,43 @@ def _lossless(store: Store, verify_ids: list[int], run: RunRow) -> str | None:
     return None
 
 
+def _capacity_cells(store: Store, runs: list[RunRow], base: RunRow) -> dict[tuple[int, str], Cell]:
+    """Each capacity run's answer, against the baseline search's when both searched the same way."""
+    found = {r.id: summarize_capacity(store, r.id) for r in runs}
+
+    def same_search(r: RunRow) -> str:
+        mine, theirs = (r.method or {}), (base.method or {})
+        if mine.get("workload") != theirs.get("workload"):
+            return "workload differs from the baseline's: not compared"
+        a, b = mine.get("capacity") or {}, theirs.get("capacity") or {}
+        if (a.get("slo"), a.get("attainment")) != (b.get("slo"), b.get("attainment")):
+            return "another SLO than the baseline's: not compared"
+        return ""
+
+    out: dict[tuple[int, str], Cell] = {}
+    b = found[base.id]
+    for r in runs:
+        rep = found[r.id]
+        at, above = rep.probe(rep.answer.capacity), rep.probe(rep.answer.above)
+        detail = "; ".join(
+            f"{p.attainment.text()} at {p.level}"
+            for p in (at, above)
+            if p is not None and p.attainment.counted
+        )
+        note = same_search(r) if r.id != base.id else ""
+        both = rep.answer.resolved and b.answer.resolved and not note
+        out[(r.id, CAPACITY_COLUMN.key)] = CapacityCell(
+            float(rep.answer.capacity),
+            "streams",
+            at.attainment.counted if at else 0,
+            note=note,
+            resolved=rep.answer.resolved,
+            detail=detail,
+            vs_baseline=rep.answer.capacity - b.answer.capacity if both else None,
+        )
+    return out
+
+
 def build_comparison(store: Store, run_ids: list[int], baseline: int | None = None) -> Comparison:
     runs = []
     for rid in run_ids:
@@ -204,16 +264,27 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
             continue
         runs.append(run)
     benches = [r for r in runs if r.kind in BENCH_KINDS]
+    searches = [r for r in runs if r.kind == "capacity"]
     verify_ids = [r.id for r in runs if r.kind == "verify"]
-    others = [f"run {r.id} ({r.kind})" for r in runs if r.kind not in (*BENCH_KINDS, "verify")]
+    others = [f"run {r.id} ({r.kind})" for r in runs if r.kind not in (*BENCH_KINDS, "verify", "capacity")]
     if others:
-        raise UsageError(f"compare takes bench, demo and verify runs; not {', '.join(others)}")
-    if len(benches) < 2:
-        raise UsageError("compare needs at least two bench or demo runs (verify runs add their verdicts)")
-    base = next((r for r in benches if r.id == baseline), None) if baseline is not None else benches[0]
+        raise UsageError(f"compare takes bench, demo, capacity and verify runs; not {', '.join(others)}")
+    if len(benches) < 2 and len(searches) < 2:
+        raise UsageError(
+            "compare needs at least two bench (or demo) runs, or two capacity runs "
+            "(verify runs add their verdicts)"
+        )
+    configs_runs = benches if len(benches) >= 2 else []
+    configs_runs += searches if len(searches) >= 2 else []
+    base = (
+        next((r for r in configs_runs if r.id == baseline), None) if baseline is not None else configs_runs[0]
+    )
     if base is None:
-        raise UsageError(f"--baseline {baseline} is not one of the bench runs compared")
+        raise UsageError(f"--baseline {baseline} is not one of the runs compared")
+    benches = [r for r in benches if r in configs_runs]
+    searches = [r for r in searches if r in configs_runs]
     reports = {r.id: summarize_run(store, r.id) for r in benches}
+    bench_base = base if base.kind in BENCH_KINDS else (benches[0] if benches else None)
     scen_cfg = {rid: _scenario_configs(rep) for rid, rep in reports.items()}
     slos = {rid: {s.name: s.data.facts.get("slo") for s in rep.scenarios} for rid, rep in reports.items()}
     wanted = {m for m, _ in HEADLINE}
@@ -237,16 +308,17 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
             found = rows.get((run.id, col.key))
             if found is None:
                 continue
-            row, brow = found, rows.get((base.id, col.key))
+            row = found
+            brow = rows.get((bench_base.id, col.key)) if bench_base is not None else None
             note = ""
             ci: RatioCI | None = None
             point: float | None = None
             diff: Difference | None = None
-            if run.id != base.id and brow is not None:
-                if scen_cfg[run.id].get(col.scenario) != scen_cfg[base.id].get(col.scenario):
+            if bench_base is not None and run.id != bench_base.id and brow is not None:
+                if scen_cfg[run.id].get(col.scenario) != scen_cfg[bench_base.id].get(col.scenario):
                     note = "workload differs from the baseline's: not compared"
                 elif row.interval is not None:  # an attainment: judged by the same SLO, as a difference
-                    if slos[run.id].get(col.scenario) != slos[base.id].get(col.scenario):
+                    if slos[run.id].get(col.scenario) != slos[bench_base.id].get(col.scenario):
                         note = "another SLO than the baseline's: not compared"
                     elif row.mean is not None and brow.mean is not None:
                         diff = difference(round(row.mean * row.n), row.n, round(brow.mean * brow.n), brow.n)
@@ -264,6 +336,9 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
                 v / row.ceiling_tok_s if row.ceiling_tok_s and v is not None and col.stat == "mean" else None
             )
             cells[(run.id, col.key)] = Cell(v, row.unit, row.n, ci, point, pct, note, row.interval, diff)
+    if searches:
+        columns.append(CAPACITY_COLUMN)
+        cells |= _capacity_cells(store, searches, base if base.kind == "capacity" else searches[0])
     configs = [
         Config(
             r,
@@ -271,7 +346,7 @@ def build_comparison(store: Store, run_ids: list[int], baseline: int | None = No
             mismatches(r, base) if r.id != base.id else [],
             _lossless(store, verify_ids, r),
         )
-        for r in benches
+        for r in (*benches, *searches)
     ]
     notes = []
     if not columns:

@@ -61,6 +61,13 @@ def summary_lines(rep: TuneSummary) -> list[str]:
         f"objective {objective} on {', '.join(rep.contents)}; {o.get('repeats')} repeats; "
         f"score = median - 1.4826 x MAD; the search picked {rep.search_trials} of {len(rep.trials)} trials",
     ]
+    if o.get("capacity_slo"):
+        lines = [
+            f"objective capacity: the most streams within {' and '.join(o['capacity_slo'])} for "
+            f"{float(o.get('attainment') or 0.95):.0%} of requests (one capacity search per candidate, up "
+            f"to {o.get('max_concurrency')} streams); the search picked {rep.search_trials} of "
+            f"{len(rep.trials)} trials"
+        ]
     w = rep.winner
     if w is None:
         lines.append("no candidate was measured, kept its answers and ranked: no winner")

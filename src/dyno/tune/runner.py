@@ -23,7 +23,10 @@ from typing import Any
 from dyno import provenance
 from dyno.bench.runner import bench_target
 from dyno.bench.scenarios.objective import Objective, repeat_values, spec_totals
+from dyno.bench.slo import SLO
 from dyno.bench.summary import summarize_run
+from dyno.capacity.result import summarize_capacity
+from dyno.capacity.runner import CapacityOptions, capacity_target
 from dyno.client import RequestRecord
 from dyno.engine import profiles, supervisor
 from dyno.engine.logscan import speculation
@@ -56,6 +59,7 @@ from dyno.tune.space import (
 )
 from dyno.tune.winner import Kept, keep_winner
 from dyno.verify.runner import side_info
+from dyno.workloads.shapes import Lengths
 
 Step = Callable[[str], None]
 SLO_METRICS = {"ttft_p50_ms": ("ttft_ms", "median"), "ttft_p99_ms": ("ttft_ms", "p99")}
@@ -77,6 +81,11 @@ class TuneOptions:
     max_tokens: int = 128
     prompts_per_type: int = 1
     name: str | None = None  # the profile the winner is written as
+    # --objective capacity: each candidate's score is the most streams it carries within these
+    # per-request objectives (a capacity search per candidate), the rest of the loop unchanged.
+    capacity_slo: tuple[str, ...] = ()
+    attainment: float = 0.95
+    max_concurrency: int = 16
 
     @property
     def knobs(self) -> list[Knob]:
@@ -84,10 +93,19 @@ class TuneOptions:
 
     @property
     def objective(self) -> str:
+        if self.capacity_slo:
+            return "capacity"
         return "decode_tok_s@1" if self.concurrency == 1 else f"aggregate_tok_s@{self.concurrency}"
 
+    def capacity_options(self) -> CapacityOptions:
+        slo = SLO.parse(self.capacity_slo)
+        if slo is None:
+            raise UsageError("--objective capacity needs --slo objectives, e.g. --slo ttft_ms<=500")
+        out = Lengths("fixed", self.max_tokens)
+        return CapacityOptions(slo, self.attainment, self.max_concurrency, output_tokens=out, seed=self.seed)
+
     def slo_limit(self) -> tuple[str, str, float] | None:
-        if not self.slo:
+        if not self.slo or self.capacity_slo:
             return None
         name, sep, limit = self.slo.partition("<=")
         if not sep or name.strip() not in SLO_METRICS:
@@ -106,6 +124,7 @@ class TuneOptions:
         d = dict(d)
         d["sweeps"] = tuple(d["sweeps"])
         d["contents"] = tuple(d["contents"])
+        d["capacity_slo"] = tuple(d.get("capacity_slo") or ())
         return cls(**d)
 
 
@@ -169,10 +188,23 @@ def _applied(c: Candidate, target: Target) -> str | None:
     return None
 
 
+def _measure_capacity(
+    store: Store, target: Target, opts: TuneOptions
+) -> tuple[int, list[float], dict[str, Any]]:
+    """A capacity search of the candidate: (capacity run id, [its capacity], what it found)."""
+    out = capacity_target(store, target, opts.capacity_options())
+    rep = summarize_capacity(store, out.run_id)
+    found = {"capacity": rep.answer.capacity, "resolved": rep.answer.resolved, "limit": rep.limit.kind}
+    return out.run_id, [float(rep.answer.capacity)], {"all": found}
+
+
 def _measure(
     store: Store, target: Target, opts: TuneOptions, c: Candidate
 ) -> tuple[int, list[float], SpecObservation | None, dict[str, Any]]:
     """One objective run: (bench run id, objective per repeat, acceptance, per-content figures)."""
+    if opts.capacity_slo:
+        run_id, samples, found = _measure_capacity(store, target, opts)
+        return run_id, samples, None, found
     scenario = Objective(
         opts.concurrency, opts.contents, opts.repeats, opts.prompts_per_type, opts.max_tokens
     )
@@ -258,7 +290,7 @@ class _Loop:
             return replace(row, status="not-applied", note=why)
         self.step(f"candidate {c.label()}: measuring {self.opts.objective} x{self.opts.repeats}")
         bench_id, samples, spec, per_content = _measure(self.store, t, self.opts, c)
-        if c.speculative and spec is None:
+        if c.speculative and spec is None and not self.opts.capacity_slo:
             return replace(
                 row, status="not-applied", bench_run_id=bench_id, note="speculation counters did not move"
             )
