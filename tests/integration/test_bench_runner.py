@@ -137,3 +137,24 @@ def test_ctrl_c_stores_the_partial_run(pacing_server: StartPacing, dyno_home: Pa
         run = store.get_run(rid)
         assert run is not None and run.status == "partial"
         assert len([r for r in store.requests(rid) if r.ok]) >= 2
+
+
+def test_a_report_opens_with_the_figures_asked_for_and_what_limits_them(
+    pacing_server: StartPacing, dyno_home: Path
+) -> None:
+    from dyno.report.html import report_html
+    from dyno.report.render import to_markdown
+
+    # One request at a time: 4 streams carry no more than 1 did. A model the catalog knows, on hardware
+    # it knows, so the decode figure has its roofline.
+    srv = pacing_server(ttft_s=0.03, itl_s=0.004, slots=1, model="smollm2-135m-instruct")
+    s = Settings.from_env()
+    with Store(s.db_path) as store:
+        res = run_bench(s, store, suites.select("quick"), TargetSpec(srv.url, hardware="gb10"))
+        md = to_markdown(summarize_run(store, res.run_id))
+        page = report_html(store, res.run_id)
+    head = md.split("| engine")[0]
+    assert "**decode, 1 stream, 128 tokens**" in head and "roofline" in head
+    assert "**TTFT, short prompt (p50)**" in head and "**concurrency: throughput at 4**" in head
+    assert "the total does not grow" in head
+    assert page.index("<h2>Headline</h2>") < page.index("<h2>Provenance</h2>")

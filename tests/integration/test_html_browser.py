@@ -168,3 +168,47 @@ def test_the_page_grows_with_requests_only_by_its_csv(pacing_server: StartPacing
     (small, small_csv), (big, big_csv) = sizes
     assert big_csv > 3 * small_csv  # the raw data is all there
     assert big < small * 1.15  # the rest does not grow with the run
+
+
+@needs_browser
+def test_a_capacity_page_opens_with_its_sentence_and_draws_attainment_and_the_series(
+    pacing_server: StartPacing, dyno_home: Path, tmp_path: Path
+) -> None:
+    from dyno.bench.slo import SLO
+    from dyno.capacity.result import summarize_capacity
+    from dyno.capacity.runner import CapacityOptions, run_capacity
+    from dyno.report.html import capacity_html
+    from dyno.workloads.shapes import Lengths
+
+    srv = pacing_server(ttft_s=0.01, itl_s=0.004, slots=2)
+    slo = SLO.parse(["ttft_ms<=35"])
+    assert slo is not None
+    opts = CapacityOptions(slo, max_concurrency=4, output_tokens=Lengths("fixed", 16), sample_period_s=0.25)
+    s = Settings.from_env()
+    with Store(s.db_path) as store:
+        out = run_capacity(s, store, TargetSpec(srv.url), opts)
+        rep = summarize_capacity(store, out.run_id)
+        html = capacity_html(store, rep)
+    assert offline_urls(html, {srv.url}) == []
+    # The answer comes first: the sentence is the page's first paragraph after its subtitle.
+    first = re.findall(r"<p>(.*?)</p>", html)[0]
+    assert first.startswith("<strong>Capacity: 2 streams at once")
+    assert 'data-plot="capacity-attainment"' in html and 'data-plot="capacity-series"' in html
+    page = tmp_path / "capacity.html"
+    page.write_text(html)
+    seen = open_page(page, tmp_path / "shots")
+    assert seen.console_errors == [] and seen.requests == [page.as_uri()]
+    assert len(seen.figure_sizes) >= 2 and all(w > 50 and h > 50 for w, h in seen.figure_sizes)
+    assert seen.headings == ["Probes", "Plots", "Raw data"]
+    assert len(rep.probes) + 1 in seen.table_rows
+
+
+def test_one_load_level_is_a_table_row_not_a_line_plot(pacing_server: StartPacing, dyno_home: Path) -> None:
+    srv = pacing_server(ttft_s=0.01, itl_s=0.002)
+    s = Settings.from_env()
+    with Store(s.db_path) as store:
+        one = run_bench(s, store, suites.select("quick", ["concurrency"], None, (4,)), TargetSpec(srv.url))
+        two = run_bench(s, store, suites.select("quick", ["concurrency"], None, (1, 4)), TargetSpec(srv.url))
+        html_one, html_two = report_html(store, one.run_id), report_html(store, two.run_id)
+    assert 'data-plot="concurrency-throughput"' not in html_one
+    assert 'data-plot="concurrency-throughput"' in html_two

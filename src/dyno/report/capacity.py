@@ -39,7 +39,7 @@ def _row(p: ProbeView) -> list[str]:
     ]
 
 
-def _lines(rep: CapacityResult) -> list[str]:
+def lines(rep: CapacityResult) -> list[str]:
     lines = [rep.sentence]
     if rep.knee_sentence:
         lines.append(rep.knee_sentence)
@@ -54,13 +54,15 @@ def _lines(rep: CapacityResult) -> list[str]:
     return lines
 
 
+def probe_rows(rep: CapacityResult) -> list[list[str]]:
+    return [_row(p) for p in sorted(rep.probes, key=lambda p: p.level)]
+
+
 def print_capacity(rep: CapacityResult, console: Console) -> None:
     console.print(f"[bold]{rep.sentence}[/]", highlight=False)
-    for line in _lines(rep)[1:]:
+    for line in lines(rep)[1:]:
         console.print(line, highlight=False)
-    cols, body = fit_width(
-        header(rep), [_row(p) for p in sorted(rep.probes, key=lambda p: p.level)], console.width
-    )
+    cols, body = fit_width(header(rep), probe_rows(rep), console.width)
     table = Table(
         *cols,
         title=f"dyno capacity · run {rep.run.id} · {rep.run.endpoint} ({rep.run.model}) · {rep.run.status}",
@@ -72,8 +74,8 @@ def print_capacity(rep: CapacityResult, console: Console) -> None:
 
 
 def capacity_markdown(rep: CapacityResult) -> str:
-    head = [f"# Capacity: run {rep.run.id}", "", *(f"{x}  " for x in _lines(rep)), ""]
-    body = md_table(header(rep), [_row(p) for p in sorted(rep.probes, key=lambda p: p.level)])
+    head = [f"# Capacity: run {rep.run.id}", "", *(f"{x}  " for x in lines(rep)), ""]
+    body = md_table(header(rep), probe_rows(rep))
     return "\n".join(head) + body
 
 

@@ -16,9 +16,13 @@ from collections.abc import Iterable, Sequence
 
 from dyno import __version__
 from dyno.bench.summary import RunSummary, summarize_run
+from dyno.capacity.result import CapacityResult
 from dyno.client import RequestRecord, derive
+from dyno.report.capacity import header, lines, probe_rows
+from dyno.report.capacity_plots import capacity_plots
 from dyno.report.compare import Comparison
 from dyno.report.compare_render import HOW
+from dyno.report.headline import headline
 from dyno.report.plots import Plot, close, compare_plots, report_plots, svg_text, tune_plot
 from dyno.report.render import client_line, config_summary, pivot, token_line
 from dyno.report.tune import k_points, summary_lines
@@ -129,7 +133,13 @@ def page(title: str, subtitle: str, body: str) -> str:
 def report_html(store: Store, run_id: int) -> str:
     rep: RunSummary = summarize_run(store, run_id)
     run = rep.run
-    parts = ["<h2>Provenance</h2>", kv(config_summary(rep).items())]
+    head = headline(rep)
+    parts = []
+    if head.figures:
+        parts += ["<h2>Headline</h2>", kv(head.figures)]
+    if head.sentence:
+        parts.append(f"<p><strong>{_e(head.sentence)}</strong></p>")
+    parts += ["<h2>Provenance</h2>", kv(config_summary(rep).items())]
     if run.note:
         parts.append(f'<p class="warn">{_e(run.note)}</p>')
     if rep.warnings:
@@ -199,6 +209,24 @@ def compare_html(store: Store, c: Comparison) -> str:
     return page(
         "dyno compare", f"baseline run {c.baseline_id} · runs {', '.join(map(str, ids))}", "".join(parts)
     )
+
+
+def capacity_html(store: Store, rep: CapacityResult) -> str:
+    """The sentence and the figures first, then the probes, the plots and the raw data."""
+    parts = [f"<p><strong>{_e(rep.sentence)}</strong></p>", notes(lines(rep)[1:])]
+    parts += ["<h2>Probes</h2>", table(header(rep), probe_rows(rep))]
+    plots = capacity_plots(rep)
+    if plots:
+        parts += ["<h2>Plots</h2>", figures(plots)]
+    if rep.run.note:
+        parts.append(f'<p class="warn">{_e(rep.run.note)}</p>')
+    parts += [
+        "<h2>Raw data</h2>",
+        download(requests_csv(store, [rep.run.id]), f"dyno-capacity-{rep.run.id}-requests.csv"),
+    ]
+    run = rep.run
+    subtitle = f"{run.status} · {run.model or '?'} on {run.engine or '?'} {run.engine_version or ''}"
+    return page(f"dyno capacity {run.id}", f"{subtitle} · {run.started_at}", "".join(parts))
 
 
 def tune_html(store: Store, rep: TuneSummary) -> str:

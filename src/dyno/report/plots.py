@@ -90,7 +90,7 @@ def close(plots: Sequence[Plot]) -> None:
         plt.close(p.fig)
 
 
-def _axes(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
+def new_axes(title: str, xlabel: str, ylabel: str) -> tuple[Figure, Axes]:
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     ax.set_title(title, loc="left", fontsize=10)
     ax.set_xlabel(xlabel)
@@ -136,8 +136,9 @@ def report_plots(rep: RunSummary) -> list[Plot]:
         if s.name in ("concurrency", "workload"):
             agg = _by(rows, "aggregate_tok_s") or _by(rows, "output_tok_s")
             per = _by(rows, "per_request_tok_s")
-            if len(agg) + len(per) >= 2:
-                fig, ax = _axes(f"{s.name}: throughput vs concurrency", "requests in flight", "tok/s")
+            # One load level is a table row, not a line: a plot needs two levels on its x axis.
+            if len(agg) >= 2 or len(per) >= 2:
+                fig, ax = new_axes(f"{s.name}: throughput vs concurrency", "requests in flight", "tok/s")
                 if agg:
                     ax.plot(
                         [x for x, _ in agg],
@@ -152,13 +153,13 @@ def report_plots(rep: RunSummary) -> list[Plot]:
                 plots.append(Plot(f"{s.name}-throughput", fig.axes[0].get_title(), fig))
             ttft = _by(rows, "ttft_ms")
             if len(ttft) >= 2:
-                fig, ax = _axes(f"{s.name}: TTFT vs concurrency", "requests in flight", "TTFT (ms)")
+                fig, ax = new_axes(f"{s.name}: TTFT vs concurrency", "requests in flight", "TTFT (ms)")
                 _band(ax, ttft, COLOURS[2], "TTFT", "p99")
                 ax.legend(fontsize=8)
                 plots.append(Plot(f"{s.name}-ttft", fig.axes[0].get_title(), fig))
         itl = [r for r in rows if r.metric == "itl_ms" and r.samples]
         if itl:
-            fig, ax = _axes(f"{s.name}: inter-token latency (CDF)", "ITL (ms)", "fraction of gaps ≤ x")
+            fig, ax = new_axes(f"{s.name}: inter-token latency (CDF)", "ITL (ms)", "fraction of gaps ≤ x")
             for i, r in enumerate(itl[:8]):
                 xs = np.sort(np.asarray(r.samples))
                 ax.plot(xs, np.linspace(0, 1, len(xs)), color=COLOURS[i % len(COLOURS)], label=r.label)
@@ -166,7 +167,7 @@ def report_plots(rep: RunSummary) -> list[Plot]:
             plots.append(Plot(f"{s.name}-itl-cdf", fig.axes[0].get_title(), fig))
         dec = [r for r in rows if r.metric == "decode_tok_s" and r.ceiling_tok_s]
         if dec:
-            fig, ax = _axes(f"{s.name}: decode tok/s against the roofline", "setting", "tok/s")
+            fig, ax = new_axes(f"{s.name}: decode tok/s against the roofline", "setting", "tok/s")
             xs = np.arange(len(dec))
             med = [_mid(r) for r in dec]
             err = [
@@ -184,7 +185,7 @@ def report_plots(rep: RunSummary) -> list[Plot]:
             plots.append(Plot(f"{s.name}-roofline", fig.axes[0].get_title(), fig))
         pos = [r for r in rows if r.metric.startswith("accept_at_")]
         if pos:
-            fig, ax = _axes("acceptance by draft position", "position", "accepted per draft")
+            fig, ax = new_axes("acceptance by draft position", "position", "accepted per draft")
             for i, kind in enumerate(dict.fromkeys(r.label for r in pos)):
                 mine = sorted(
                     (int(r.metric.rsplit("_", 1)[1]), r.mean or 0.0) for r in pos if r.label == kind
@@ -200,7 +201,9 @@ def report_plots(rep: RunSummary) -> list[Plot]:
                 key=lambda p: p[0],
             )
             if len(pts) >= 2:
-                fig, ax = _axes("prefill: time to first token vs prompt length", "prompt tokens", "TTFT (ms)")
+                fig, ax = new_axes(
+                    "prefill: time to first token vs prompt length", "prompt tokens", "TTFT (ms)"
+                )
                 _band(ax, pts, COLOURS[3], "TTFT", "p99")
                 ax.legend(fontsize=8)
                 plots.append(Plot("prefill", fig.axes[0].get_title(), fig))
@@ -217,7 +220,7 @@ def bars(
     baseline: int = 0,
 ) -> Plot:
     """Per-config bars (a comparison), with error bars where there are intervals."""
-    fig, ax = _axes(title, "", unit)
+    fig, ax = new_axes(title, "", unit)
     xs = np.arange(len(labels))
     colours = [COLOURS[1] if i == baseline else COLOURS[0] for i in range(len(labels))]
     yerr = None
@@ -276,7 +279,7 @@ def tune_plot(points: Sequence[tuple[int, float, float, float, float | None, flo
     if len(points) < 2:
         return None
     ks = [p[0] for p in points]
-    fig, ax = _axes(
+    fig, ax = new_axes(
         "tok/s and acceptance vs draft tokens k", "num_speculative_tokens (k)", "objective (tok/s)"
     )
     med = [p[1] for p in points]

@@ -20,6 +20,7 @@ from dyno.bench.figures import header as figure_header
 from dyno.bench.scenario import ResultRow
 from dyno.bench.stats import P99_MIN_SAMPLES
 from dyno.bench.summary import RunSummary, ScenarioFigures
+from dyno.report.headline import headline
 from dyno.store import RunRow
 from dyno.store.records import KEY_COLUMNS
 
@@ -202,11 +203,12 @@ def client_line(facts: dict[str, object]) -> str:
 def to_markdown(report: RunSummary) -> str:
     run = report.run
     cfg = config_summary(report)
-    parts = [
-        f"## dyno run {run.id} · {run.kind} · {run.status}",
-        "",
-        md_table(list(cfg), [[f"`{v}`" if k == "launch flags" else v for k, v in cfg.items()]]),
-    ]
+    head = headline(report)
+    parts = [f"## dyno run {run.id} · {run.kind} · {run.status}", ""]
+    parts += [f"- **{k}**: {v}" for k, v in head.figures]
+    if head.sentence:
+        parts += ["", head.sentence]
+    parts += ["", md_table(list(cfg), [[f"`{v}`" if k == "launch flags" else v for k, v in cfg.items()]])]
     if run.note:
         parts += ["", f"> {run.note}"]
     for s in report.scenarios:

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from dyno.bench.summary import RunSummary, summarize_run
-from dyno.capacity.result import summarize_capacity
+from dyno.capacity.result import CapacityResult, summarize_capacity
 from dyno.errors import UsageError
 from dyno.report.capacity import capacity_json, capacity_markdown, print_capacity
 from dyno.report.check import check_csv, check_json, check_markdown
@@ -62,6 +62,12 @@ def _report_html(store: Store, rep: RunSummary) -> str:
     return report_html(store, rep.run.id)
 
 
+def _capacity_html(store: Store, rep: CapacityResult) -> str:
+    from dyno.report.html import capacity_html
+
+    return capacity_html(store, rep)
+
+
 def _tune_html(store: Store, rep: TuneSummary) -> str:
     from dyno.report.html import tune_html
 
@@ -101,6 +107,7 @@ SHAPES: dict[str, Shape] = {
         summarize_capacity,
         print_capacity,
         {Format.md: capacity_markdown, Format.json: capacity_json},
+        _capacity_html,
     ),
     "verify": Shape(
         build_verify_report,

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dyno.bench.summary import RunSummary
+from dyno.report.headline import headline
 from dyno.report.render import client_line, config_summary, fit_width, pivot, token_line
 from dyno.store import CheckRow, RunRow
 
@@ -21,6 +22,11 @@ COLOURS = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
 def print_report(report: RunSummary, console: Console) -> None:
     run = report.run
     console.print(Text.assemble((f"run {run.id}", "bold"), f" · {run.kind} · {run.status}"))
+    top = headline(report)
+    for k, v in top.figures:
+        console.print(Text.assemble(("  " + k + ": ", "dim"), (v, "bold")))
+    if top.sentence:
+        console.print(Text("  " + top.sentence))
     head = Table(show_header=False, box=None)
     for k, v in config_summary(report).items():
         head.add_row(k, Text(v))
