@@ -52,6 +52,8 @@ FIGURES: dict[str, Figure] = {
     "goodput_req_s": Figure("goodput", "req/s", True),
     "goodput_tok_s": Figure("goodput tok/s", "tok/s", True),
     "steady_s": Figure("steady window", "s"),
+    "energy_j_per_tok": Figure("GPU energy per output token (GPU rail, not wall power)", "J/tok", False),
+    "tok_per_j": Figure("output tokens per GPU joule (GPU rail, not wall power)", "tok/J", True),
 }
 
 _ACCEPT_AT = re.compile(r"accept_at_(\d+)$")

@@ -20,6 +20,10 @@ from dyno.bench.workers import WorkerDied
 from dyno.client import ClientConfig, StreamClient, loop
 from dyno.engine import supervisor
 from dyno.engine.target import Target, TargetSpec, open_target
+from dyno.metrics.energy import LABEL as ENERGY_LABEL
+from dyno.metrics.energy import NOT_MEASURED as ENERGY_NOT_MEASURED
+from dyno.metrics.energy import Nvml
+from dyno.metrics.energy import window as energy_window
 from dyno.metrics.series import sampling
 from dyno.settings import Settings
 from dyno.store import RunOutcome, RunRecorder, RunSink, record_run
@@ -112,7 +116,7 @@ def bench_target(
     workload = {"suite": suite, "scenarios": [{"name": s.name, **s.config()} for s in scenarios]}
     prov = target.provenance()
     prov = replace(prov, key_properties=(prov.key_properties or {}) | {"workload": workload})
-    method = {
+    method: dict[str, Any] = {
         **workload,
         "definitions": DEFINITIONS,
         "api_key_env": target.spec.api_key_env,
@@ -120,15 +124,27 @@ def bench_target(
         "workers": workers,
     }
     outcome: dict[str, str] = {}
-    with record_run(sink, kind, prov, method, max_error_rate=max_error_rate) as run:
-        stopped = loop.run(
-            _run_scenarios(run, target, target.model, scenarios, progress, outcome, client_config, workers)
-        )
-        if stopped:
-            run.stop(stopped)
-        failed = [name for name, st in outcome.items() if st != "complete"]
-        if every_scenario and failed:
-            run.fail(f"scenarios did not complete: {', '.join(failed)}")
+    nvml = Nvml.open()
+    method["energy"] = (
+        {"source": "nvml", "gpus": nvml.gpus, "idle_w": round(nvml.idle_w(), 1), "label": ENERGY_LABEL}
+        if nvml is not None
+        else {"source": None, "note": ENERGY_NOT_MEASURED}
+    )
+    try:
+        with record_run(sink, kind, prov, method, max_error_rate=max_error_rate) as run:
+            stopped = loop.run(
+                _run_scenarios(
+                    run, target, target.model, scenarios, progress, outcome, client_config, workers, nvml
+                )
+            )
+            if stopped:
+                run.stop(stopped)
+            failed = [name for name, st in outcome.items() if st != "complete"]
+            if every_scenario and failed:
+                run.fail(f"scenarios did not complete: {', '.join(failed)}")
+    finally:
+        if nvml is not None:
+            nvml.close()
     return run.outcome.with_details(BenchResult, url=target.url, scenario_status=outcome)
 
 
@@ -180,6 +196,7 @@ async def _run_scenarios(
     outcome: dict[str, str],
     client_config: ClientConfig | None,
     workers: int,
+    nvml: Nvml | None = None,
 ) -> str:
     """Runs every scenario; returns "" when the suite ran through, else why it stopped."""
     async with bench_context(run, target, model, client_config, workers, progress) as ctx:
@@ -194,15 +211,28 @@ async def _run_scenarios(
             try:
                 await ctx.scrape(sc.name, "before")
                 cpu0, wall0 = time.process_time(), time.monotonic()
+                joules0 = nvml.energy_mj() if nvml is not None else None
                 async with sampling(ctx.endpoint.metrics_text) as sampler:
                     result = await sc.run(ctx)
                 series = sampler.series
+                energy = (
+                    energy_window(joules0, nvml.energy_mj(), time.monotonic() - wall0)
+                    if nvml is not None and joules0 is not None
+                    else None
+                )
                 # How busy dyno itself was: near a full core, its own lag enters TTFT/ITL.
                 client_cpu = (time.process_time() - cpu0) / max(time.monotonic() - wall0, 1e-9)
                 await ctx.scrape(sc.name, "after")
                 facts: dict[str, Any] = result.facts | client_health(client_cpu, lag)
                 if len(series):
                     facts["series"] = series.as_json()
+                if energy is not None:
+                    facts["energy"] = {
+                        "joules": energy.joules,  # None: a counter reset during the window
+                        "seconds": round(energy.seconds, 3),
+                        "gpus": energy.gpus,
+                        "label": ENERGY_LABEL,
+                    }
                 run.finish_scenario(sid, result.status, list(result.notes), facts)
                 outcome[sc.name] = result.status
             except (ServerGone, WorkerDied) as e:

@@ -24,6 +24,7 @@ from dyno.bench.scenarios.objective import Objective, repeat_values, spec_totals
 from dyno.bench.stats import P99_MIN_SAMPLES
 from dyno.client import RequestRecord
 from dyno.metrics import Scrape, counter_delta, parse
+from dyno.metrics.energy import EnergyWindow
 from dyno.metrics.vllm import GENERATION_TOKENS, SpecDecodeDelta
 from dyno.plan import CeilingInputs, ceiling_tok_s
 from dyno.store import RunRow, Store, load_run
@@ -126,6 +127,23 @@ def client_health_notes(facts: dict[str, object], rows: list[ResultRow]) -> list
     return notes
 
 
+def energy_rows(data: ScenarioData) -> list[ResultRow]:
+    """J per output token and tokens per J over the scenario's window, where NVML counted it."""
+    e = data.facts.get("energy") or {}
+    joules = e.get("joules")
+    if not isinstance(joules, int | float):
+        return []
+    win = EnergyWindow(float(joules), float(e.get("seconds") or 0.0), int(e.get("gpus") or 0))
+    tokens = sum(r.output_tokens or 0 for r in data.requests if r.ok and r.label != "warmup")
+    per = win.per_token(tokens)
+    if per is None:
+        return []
+    return [
+        ResultRow(data.name, "all", "energy_j_per_tok", "J/tok", tokens, per[0]),
+        ResultRow(data.name, "all", "tok_per_j", "tok/J", tokens, per[1]),
+    ]
+
+
 def _scenario(data: ScenarioData, unreadable: str | None, ceiling: CeilingInputs | None) -> ScenarioFigures:
     cls = SCENARIOS.get(data.name)
     summary = cls.summarize(data) if cls is not None else _generic(data)
@@ -140,7 +158,7 @@ def _scenario(data: ScenarioData, unreadable: str | None, ceiling: CeilingInputs
     if failed and not any("requests failed" in n for n in notes):
         kinds = sorted({r.error_kind or "?" for r in failed})
         notes.append(f"{len(failed)} requests failed ({', '.join(kinds)})")
-    rows = with_ceilings(summary.rows, data, ceiling)
+    rows = with_ceilings(summary.rows, data, ceiling) + energy_rows(data)
     if thin := sorted({r.n for r in rows if r.metric.endswith("_p99_ms") and thin_p99(r.n)}):
         notes.append(
             f"a p99 here comes from {', '.join(map(str, thin))} samples, fewer than the "

@@ -87,5 +87,18 @@ def headline(rep: RunSummary) -> Headline:
                         f"{r.mean:.0%} [{r.interval[0]:.0%}, {r.interval[1]:.0%}]",
                     )
                 )
+    energy = (rep.run.method or {}).get("energy") or {}
+    per_tok = [r for s in rep.scenarios for r in s.rows if r.metric == "energy_j_per_tok" and r.mean]
+    if per_tok:
+        best = min(per_tok, key=lambda r: r.mean or 0.0)
+        idle = f"; idle {energy['idle_w']:.0f} W" if isinstance(energy.get("idle_w"), int | float) else ""
+        figs.append(
+            (
+                "GPU energy per output token",
+                f"{best.mean:.3f} J in {best.scenario} (GPU rail, not wall power{idle})",
+            )
+        )
+    elif energy.get("note"):
+        figs.append(("GPU energy", "not measured here (no NVML)"))
     sentence = "; ".join(said)
     return Headline(figs, sentence[:1].upper() + sentence[1:] + "." if sentence else "")
