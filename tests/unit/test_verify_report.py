@@ -116,6 +116,41 @@ def test_math_judgement_pairs_outcomes() -> None:
     assert (first["candidate_correct"], first["baseline_correct"]) == (False, True)
 
 
+def test_a_numerics_change_faces_not_worse_where_speculation_faces_identical() -> None:
+    # 3/5 identical: speculation (lossless) fails; a dtype change (quality) passes on that alone,
+    # and fails only when math is significantly worse.
+    ps = plans(limit=10)
+    lossless = judge("lossless", ps["lossless"].config(), lossless_records(ps["lossless"]))
+    same_math, worse_math = [], []
+    for i in range(10):
+        right = MATH_PROBLEMS[i].answer
+        same_math += [rec(ps["math"], s, i, f"Answer: {right}") for s in ("candidate", "baseline")]
+        worse_math.append(rec(ps["math"], "baseline", i, f"Answer: {right}"))
+        worse_math.append(rec(ps["math"], "candidate", i, f"Answer: {right}" if i >= 6 else "Answer: 99999"))
+    equal = judge("math", ps["math"].config(), same_math)
+    worse = judge("math", ps["math"].config(), worse_math)
+    assert not verdict([lossless, equal]).passed
+    assert not verdict([lossless, equal], "lossless").passed
+    assert verdict([lossless, equal], "quality").passed
+    q = verdict([lossless, worse], "quality")
+    assert not q.passed and len(q.reasons) == 1 and "math accuracy is significantly worse" in q.reasons[0]
+
+
+def test_the_gate_chooses_its_test_by_what_the_candidate_changes() -> None:
+    from dyno.tune.gate import gate_test
+    from dyno.tune.space import Candidate
+
+    base = Candidate((("dtype", "bfloat16"), ("num_speculative_tokens", 0)))
+    assert gate_test(base, base) == "lossless"
+    assert gate_test(base, Candidate((("dtype", "bfloat16"), ("num_speculative_tokens", 3)))) == "lossless"
+    assert gate_test(base, Candidate((("dtype", "float32"), ("num_speculative_tokens", 0)))) == "quality"
+    assert gate_test(base, Candidate((("dtype", "float32"), ("num_speculative_tokens", 3)))) == "quality"
+    kv = Candidate((("kv_cache_dtype", "auto"),))
+    assert gate_test(kv, Candidate((("kv_cache_dtype", "fp8"),))) == "quality"
+    seqs = Candidate((("max_num_seqs", 4),))
+    assert gate_test(seqs, Candidate((("max_num_seqs", 8),))) == "lossless"
+
+
 def test_math_better_on_the_candidate_passes() -> None:
     p = plans(limit=10)["math"]
     records = []

@@ -1,8 +1,11 @@
 """`dyno verify URL --baseline URL2`: did the candidate config change the answers?
 
 Exit codes: 0 when the verdict passes; 1 when the lossless match rate is
-below 80% of prompts or math accuracy is significantly worse on the
-candidate (exact McNemar, p < 0.05, more items only the baseline got right);
+below 80% of prompts (under `--test lossless`, the default: speculation must
+not change a token) or math accuracy is significantly worse on the candidate
+(exact McNemar, p < 0.05, more items only the baseline got right; under
+`--test quality`, for a dtype or quant change, tool-call validity too, and the
+match rate is shown, not used);
 1 also for a run that could not finish (engine would not start, endpoint
 unreachable); 2 for bad input. Tool-call validity is reported, never gating.
 """
@@ -13,8 +16,10 @@ import typer
 
 from dyno.cli._common import api_key_env_option, max_error_rate_option, served_model_option
 from dyno.cli._run import finish, measure
+from dyno.errors import UsageError
 from dyno.report.show import Format
 from dyno.verify import VerifyOptions, parse_suites, run_verify
+from dyno.verify.evaluate import GATE_TESTS
 from dyno.verify.runner import DEFAULT_CONCURRENCY
 from dyno.verify.suites import LOSSLESS_MAX_TOKENS
 
@@ -41,6 +46,11 @@ def register(app: typer.Typer) -> None:
         ),
         fmt: Format = typer.Option(Format.text, "--format", help="Output format."),
         max_error_rate: float = max_error_rate_option(),
+        test: str = typer.Option(
+            "lossless",
+            "--test",
+            help="lossless: answers identical (speculation); quality: not worse (a dtype or quant change).",
+        ),
     ) -> None:
         """Compare a candidate with a baseline: greedy exact match, math accuracy, tool-call validity.
 
@@ -48,7 +58,16 @@ def register(app: typer.Typer) -> None:
         or more than --max-error-rate of the requests failed (grouped by kind in the message); 2 on bad
         input; 128+N when stopped by signal N.
         """
-        options = VerifyOptions(parse_suites(suite), limit, max_tokens, concurrency, api_key_env)
+        if test not in GATE_TESTS:
+            raise UsageError(f"--test takes {' or '.join(GATE_TESTS)}, not {test!r}")
+        options = VerifyOptions(
+            parse_suites(suite),
+            limit,
+            max_tokens,
+            concurrency,
+            api_key_env,
+            "quality" if test == "quality" else "lossless",
+        )
         result = measure(
             lambda s, store, bar: run_verify(
                 s,

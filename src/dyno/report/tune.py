@@ -1,7 +1,8 @@
 """A tune rendered: the field's sweep table, the winner with its margin, and its plot.
 
 candidate | tok/s per content type | speedup vs baseline | acceptance | per-position
-acceptance | lossless | status, plus the physics prediction next to each
+acceptance | answers and the test they faced (identical for speculation, not worse for a
+dtype or quant change) | status, plus the physics prediction next to each
 measurement and, with --exhaustive, how close the search's own choice came to
 the best of all candidates.
 """
@@ -29,7 +30,7 @@ def _f(x: float | None, spec: str = ".1f") -> str:
 def rows(rep: TuneSummary) -> tuple[list[str], list[list[str]]]:
     base_med = rep.baseline.row.median if rep.baseline else None
     header = ["candidate", *(f"{c} tok/s" for c in rep.contents), "objective", "predicted",
-              "speedup", "accept", "per position", "lossless", "status"]  # fmt: skip
+              "speedup", "accept", "per position", "answers (test)", "status"]  # fmt: skip
     out = []
     for v in rep.trials:
         pc = v.row.per_content or {}
@@ -46,7 +47,7 @@ def rows(rep: TuneSummary) -> tuple[list[str], list[list[str]]]:
                 _f(v.row.median / base_med, ".2f") + "x" if v.row.median and base_med else "-",
                 _f(allc.get("acceptance_rate"), ".2f"),
                 " ".join(f"{p:.2f}" for p in pos) or "-",
-                v.lossless,
+                v.lossless + (f" ({v.gate})" if v.gate != "-" else ""),
                 v.row.status + (f" ({v.row.note})" if v.row.note and v.row.status != "measured" else ""),
             ]
         )
@@ -68,6 +69,12 @@ def summary_lines(rep: TuneSummary) -> list[str]:
             f"to {o.get('max_concurrency')} streams); the search picked {rep.search_trials} of "
             f"{len(rep.trials)} trials"
         ]
+    if any(v.gate == "not worse" for v in rep.trials):
+        lines.append(
+            "answers: a speculation candidate must be lossless (>= 80% of greedy answers identical); a "
+            "dtype, quant or KV-cache dtype change must be not worse (math by exact McNemar; its match "
+            "rate is shown, not used to reject)"
+        )
     w = rep.winner
     if w is None:
         lines.append("no candidate was measured, kept its answers and ranked: no winner")
@@ -130,6 +137,7 @@ def tune_json(rep: TuneSummary) -> str:
                 {
                     "candidate": v.candidate.as_dict,
                     "lossless": v.lossless,
+                    "gate": v.gate,
                     **{k: getattr(v.row, k) for k in TrialRow.__dataclass_fields__},
                 }
                 for v in rep.trials

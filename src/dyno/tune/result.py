@@ -24,7 +24,8 @@ from dyno.verify.summary import build_verify_report
 class TrialView:
     candidate: Candidate
     row: TrialRow
-    lossless: str  # "40/40" or "-"
+    lossless: str  # "40/40" or "-": greedy answers identical to the baseline's
+    gate: str  # the test the answers faced: "lossless", "not worse" (a numerics change) or "-"
 
     @property
     def score(self) -> Score | None:
@@ -50,14 +51,17 @@ class TuneSummary:
         return list(self.options.get("contents") or [])
 
 
-def _lossless(store: Store, run_id: int | None) -> str:
+def _answers(store: Store, run_id: int | None) -> tuple[str, str]:
+    """The identical-answer count (with FAIL when the gate rejected) and the test it faced."""
     if run_id is None:
-        return "-"
+        return "-", "-"
     rep = build_verify_report(store, run_id)
     res = next((s.result for s in rep.suites if s.name == "lossless"), None)
+    fail = "" if rep.verdict.passed else " FAIL"
+    gate = "not worse" if rep.test == "quality" else "lossless"
     if isinstance(res, LosslessResult):
-        return f"{res.matches}/{res.n}" + ("" if rep.verdict.passed else " FAIL")
-    return "pass" if rep.verdict.passed else "FAIL"
+        return f"{res.matches}/{res.n}{fail}", gate
+    return ("pass" if rep.verdict.passed else "FAIL"), gate
 
 
 def pick(views: list[TrialView]) -> tuple[TrialView | None, list[TrialView]]:
@@ -71,7 +75,7 @@ def summarize_tune(store: Store, run_id: int) -> TuneSummary:
     run = load_run(store, run_id, "tune")
     options = (run.method or {}).get("options") or {}
     views = [
-        TrialView(Candidate(tuple((str(k), v) for k, v in t.candidate)), t, _lossless(store, t.verify_run_id))
+        TrialView(Candidate(tuple((str(k), v) for k, v in t.candidate)), t, *_answers(store, t.verify_run_id))
         for t in store.trials(run_id)
     ]
     base_c = baseline_of([v.candidate for v in views]) if views else None

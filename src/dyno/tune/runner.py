@@ -41,7 +41,7 @@ from dyno.recipe.validate import check_with_vllm
 from dyno.settings import Settings
 from dyno.store import RunOutcome, Store, TrialRow, record_run
 from dyno.store.records import SideRecord
-from dyno.tune.gate import answers, as_side, gate_plans, judge_and_store
+from dyno.tune.gate import answers, as_side, gate_plans, gate_test, judge_and_store
 from dyno.tune.physics import SpecObservation, draft_fraction
 from dyno.tune.result import TuneSummary, summarize_tune
 from dyno.tune.score import score
@@ -325,7 +325,10 @@ class _Loop:
         if not self.baseline_answers or side is None:
             note = "not gated: the baseline candidate left no answers to check against"
             return replace(row, status="rejected", note=note)
-        vid, verdict = judge_and_store(self.store, plans, t, mine, side, self.baseline_answers, self.run_id)
+        test = gate_test(self.baseline, c)
+        vid, verdict = judge_and_store(
+            self.store, plans, t, mine, side, self.baseline_answers, self.run_id, test
+        )
         row = replace(row, verify_run_id=vid)
         if not verdict.passed:
             return replace(row, status="rejected", note="answers changed: " + "; ".join(verdict.reasons))

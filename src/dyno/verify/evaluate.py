@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Literal
 
 from dyno.client.records import RequestRecord
 from dyno.client.toolcheck import REASONS, ToolVerdict, check_tool_call
@@ -22,6 +22,9 @@ from dyno.verify.stats import PairedOutcome, paired_outcome
 
 MATCH_RATE_BAR = 0.8  # the engine's own bar: >= 80% of prompts identical under greedy decoding
 SIDES = ("candidate", "baseline")
+# Which question a candidate's answers face: "identical" (lossless) or "not worse" (quality).
+GateTest = Literal["lossless", "quality"]
+GATE_TESTS: tuple[GateTest, ...] = ("lossless", "quality")
 
 
 @dataclass(frozen=True)
@@ -285,15 +288,19 @@ class Verdict:
         return 0 if self.passed else 1
 
 
-def verdict(results: Iterable[SuiteResult]) -> Verdict:
-    """Fails when the lossless match rate is under the bar, or math is significantly worse on the candidate.
+def verdict(results: Iterable[SuiteResult], test: GateTest = "lossless") -> Verdict:
+    """Whether the candidate's answers pass the `test` its change calls for.
 
-    Tool-call validity is reported but does not gate: it depends on the server's parser
-    flags as much as on the model, and a 10-task set cannot show a small regression.
+    lossless (speculative decoding, which must not change a token): fails when the match rate is
+    under the bar, or math is significantly worse on the candidate.
+    quality (a dtype, quantization or KV-cache dtype change, whose outputs always differ a little):
+    the match rate is shown but never rejects; math or tool-call validity significantly worse
+    (exact McNemar) does. Under the lossless test tool-call validity is reported but does not gate:
+    it depends on the server's parser flags as much as on the model.
     """
     why = []
     for r in results:
-        if isinstance(r, LosslessResult) and not r.passed:
+        if isinstance(r, LosslessResult) and not r.passed and test == "lossless":
             rate = r.match_rate
             shown = "no prompts" if rate is None else f"{rate:.1%} ({r.matches}/{r.n})"
             why.append(f"lossless match rate {shown} is below the {r.bar:.0%} bar")
@@ -301,6 +308,12 @@ def verdict(results: Iterable[SuiteResult]) -> Verdict:
             p = r.paired
             why.append(
                 f"math accuracy is significantly worse on the candidate "
+                f"(b={p.b}, c={p.c}, exact McNemar p={p.p_value:.4g})"
+            )
+        if isinstance(r, ToolsResult) and r.paired.candidate_worse and test == "quality":
+            p = r.paired
+            why.append(
+                f"tool-call validity is significantly worse on the candidate "
                 f"(b={p.b}, c={p.c}, exact McNemar p={p.p_value:.4g})"
             )
     return Verdict(not why, tuple(why))

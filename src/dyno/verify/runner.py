@@ -26,7 +26,7 @@ from dyno.errors import UsageError
 from dyno.settings import Settings
 from dyno.store import RunOutcome, RunRecorder, RunSink, record_run
 from dyno.store.records import KeyProperties, LaunchRecord, SideRecord
-from dyno.verify.evaluate import MATCH_RATE_BAR, SIDES, SuiteResult, facts, judge, verdict
+from dyno.verify.evaluate import MATCH_RATE_BAR, SIDES, GateTest, SuiteResult, facts, judge, verdict
 from dyno.verify.stats import ALPHA
 from dyno.verify.suites import SUITE_NAMES, SuitePlan, plan_suites
 
@@ -59,6 +59,7 @@ class VerifyOptions:
     max_tokens: int = 64  # lossless only; math and tools have their own budgets
     concurrency: int = DEFAULT_CONCURRENCY
     api_key_env: str | None = None  # one key for both sides
+    test: GateTest = "lossless"  # identical answers (speculation), or not worse (a dtype or quant change)
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ def run_verify(
         "concurrency": opts.concurrency,
         "api_key_env": opts.api_key_env,
         "sides": {s.role: s.ref for s in specs},
+        "test": opts.test,
     }
     if progress:
         progress.begin(2 * sum(len(p.items) for p in plans))
@@ -194,7 +196,7 @@ def run_verify(
                     _measure(t, plans, opts, run.record, progress, step)
         finally:  # whatever was answered is judged, also when a side would not start or Ctrl-C came
             results = [_judge_suite(run, scenario_ids[p.name], p, records) for p in plans]
-        v = verdict(results)
+        v = verdict(results, opts.test)
         if not v.passed:
             run.fail("; ".join(v.reasons))
     return run.outcome.with_details(VerifyResult, sides=tuple(done.values()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dyno.store import RunRow, Store, load_run
-from dyno.verify.evaluate import SIDES, SuiteResult, Verdict, judge, verdict
+from dyno.verify.evaluate import SIDES, GateTest, SuiteResult, Verdict, judge, verdict
 from dyno.verify.suites import SCENARIO_PREFIX
 
 
@@ -45,7 +45,13 @@ class VerifyReport:
 
     @property
     def verdict(self) -> Verdict:
-        return verdict(s.result for s in self.suites)
+        return verdict((s.result for s in self.suites), self.test)
+
+    @property
+    def test(self) -> GateTest:
+        """The test the run was judged by (runs stored before there was a choice were lossless)."""
+        t = (self.run.method or {}).get("test")
+        return "quality" if t == "quality" else "lossless"
 
 
 def _side(run: RunRow, label: str) -> SideInfo:
