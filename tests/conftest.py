@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,10 +35,23 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+@pytest.fixture(scope="session")
+def cpu_probe_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CPU probe (bandwidth, matmul rates per dtype: several seconds) measured once per session."""
+    from dyno.catalog.cpu import CACHE_FILE, load_or_measure
+
+    cache = tmp_path_factory.mktemp("cpu-probe")
+    load_or_measure(cache)
+    return cache / CACHE_FILE
+
+
 @pytest.fixture(autouse=True)
-def dyno_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def dyno_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cpu_probe_file: Path) -> Path:
     home = tmp_path / "dyno-home"
     monkeypatch.setenv("DYNO_HOME", str(home))
+    # each test's home starts with this machine's CPU probe, as a user's does after the first run
+    (home / "cache").mkdir(parents=True)
+    shutil.copy(cpu_probe_file, home / "cache" / cpu_probe_file.name)
     return home
 
 

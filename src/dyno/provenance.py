@@ -6,7 +6,6 @@ were produced under comparable conditions.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata as md
 import os
 import platform
@@ -19,23 +18,7 @@ from typing import Any
 import psutil
 
 from dyno import __version__
-
-
-def _cpu_model() -> str:
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def _cpu_flags() -> list[str]:
-    wanted = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "neon", "asimd"}
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith(("flags", "Features")):
-                return sorted(wanted & set(line.split(":", 1)[1].split()))
-    return []
+from dyno.catalog.isa import cpu_model, isa_flags
 
 
 def _gpus() -> list[dict[str, str]]:
@@ -78,8 +61,8 @@ def hardware() -> dict[str, Any]:
         "hostname": platform.node(),
         "os": f"{platform.system()} {platform.release()}",
         "arch": platform.machine(),
-        "cpu_model": _cpu_model(),
-        "cpu_flags": _cpu_flags(),
+        "cpu_model": cpu_model(),
+        "cpu_flags": list(isa_flags() or ()),
         "logical_cores": psutil.cpu_count(logical=True),
         "physical_cores": psutil.cpu_count(logical=False),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,

@@ -65,7 +65,7 @@ def small_fs(where: Path, size: str, *, read_only: bool = False) -> Iterator[Pat
 
 
 def test_a_corrupt_db_file_is_a_clear_error_that_says_what_to_do(dyno_home: Path) -> None:
-    dyno_home.mkdir(parents=True)
+    dyno_home.mkdir(parents=True, exist_ok=True)
     (dyno_home / "dyno.db").write_bytes(b"this is not sqlite" * 100)
     out = dyno(dyno_home, "runs")
     assert out.returncode == 1 and "Traceback" not in out.stderr

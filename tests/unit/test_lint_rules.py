@@ -191,7 +191,34 @@ CASES: dict[str, tuple[Callable[[], LintContext], Callable[[], LintContext]]] = 
         lambda: llama("--api-key s3cret"),
         lambda: ctx("LLAMA_API_KEY=s3cret llama-server -m /m/x.Q4_1.gguf -a x --metrics"),
     ),
+    "cpu-bf16-emulated": (
+        lambda: cpu_serve("smollm2-135m-instruct --enforce-eager", native=False),
+        lambda: cpu_serve("smollm2-135m-instruct --enforce-eager --dtype float32", native=False),
+    ),
 }
+
+
+def cpu_serve(args: str, *, native: bool) -> LintContext:
+    """A CPU like the AVX2-only EPYC (native=False) or a Sapphire Rapids one, with made-up rates."""
+    from dataclasses import replace
+
+    from dyno.catalog.types import MatmulRate
+
+    flags = ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if native else ("avx2",)
+    hw = replace(
+        get_hardware("h100-sxm"), id="cpu", compute_capability=None, isa_flags=flags, native_bf16=native,
+        matmul=(MatmulRate("bfloat16", 4.6, 4.6), MatmulRate("float32", 10.5, 37.6)),
+    )  # fmt: skip
+    return build_context(parse_command(f"vllm serve {args} --host 127.0.0.1").recipe, hardware=hw)
+
+
+def test_bf16_on_a_cpu_without_it_names_the_gap_and_the_measured_alternative() -> None:
+    (f,) = [f for f in lint(cpu_serve("smollm2-135m-instruct", native=False)) if f.id == "cpu-bf16-emulated"]
+    assert "no AVX512-BF16/AMX" in f.message and "4.6 GFLOP/s" in f.message and "37.6" in f.message
+    assert "--dtype float32" in f.fix and "smollm2-llama" in f.fix
+    assert not [
+        f for f in lint(cpu_serve("smollm2-135m-instruct", native=True)) if f.id == "cpu-bf16-emulated"
+    ]
 
 
 def llama(args: str) -> LintContext:

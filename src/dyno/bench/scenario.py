@@ -168,6 +168,7 @@ class ResultRow:
     ceiling_tok_s: float | None = None
     samples: tuple[float, ...] = field(default=(), repr=False, compare=False)  # for intervals; not rendered
     interval: tuple[float, float] | None = None  # a proportion's 95% interval (SLO attainment: Wilson)
+    ceiling_why: str | None = None  # why the ceiling is under the bandwidth bound (compute-bound on this CPU)
 
     @property
     def title(self) -> str:

@@ -27,6 +27,7 @@ from dyno.metrics import Scrape, counter_delta, parse
 from dyno.metrics.energy import EnergyWindow
 from dyno.metrics.vllm import GENERATION_TOKENS, SpecDecodeDelta
 from dyno.plan import CeilingInputs, ceiling_tok_s
+from dyno.plan.roofline import bandwidth_ceiling_tok_s
 from dyno.store import RunRow, Store, load_run
 
 CLIENT_CPU_WARN = 0.7
@@ -96,8 +97,12 @@ def with_ceilings(rows: list[ResultRow], data: ScenarioData, inputs: CeilingInpu
     for r in rows:
         reqs: list[RequestRecord] = groups.get(r.label, [])
         if r.metric in CEILING_METRICS and reqs:
-            context = statistics.fmean((q.prompt_tokens or 0) + (q.output_tokens or 0) / 2 for q in reqs)
-            r = replace(r, ceiling_tok_s=ceiling_tok_s(inputs, round(context)))
+            context = round(
+                statistics.fmean((q.prompt_tokens or 0) + (q.output_tokens or 0) / 2 for q in reqs)
+            )
+            bandwidth = bandwidth_ceiling_tok_s(inputs, context)
+            why = inputs.why_below(bandwidth) if bandwidth else None
+            r = replace(r, ceiling_tok_s=ceiling_tok_s(inputs, context), ceiling_why=why)
         out.append(r)
     return out
 

@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import Literal, get_args
 
 AttentionKind = Literal["sliding", "global"]
 # Tensor groups a quant variant may quantize; everything else stays BF16.
 TensorGroup = Literal[
     "attention", "mlp", "experts", "embedding", "router", "vision", "audio", "per_layer_embeddings"
 ]
+
+
+UPCAST_QUANT = "fp32"  # see Model.variant
+
+
+@dataclass(frozen=True)
+class MatmulRate:
+    """One core's matmul rate for a dtype, at one token (decode) and at a 64-token block (prefill).
+
+    A pass over n tokens spends 2 x params x max(1 / decode, n / prefill) seconds in matmuls:
+    a few tokens cost about what one does (the weights are read once), many cost in proportion.
+    """
+
+    dtype: str
+    decode_gflop_s: float
+    prefill_gflop_s: float
+
+    def seconds(self, params: float, tokens: int) -> float:
+        return 2 * params * max(1 / self.decode_gflop_s, tokens / self.prefill_gflop_s) / 1e9
 
 
 @dataclass(frozen=True)
@@ -31,6 +50,14 @@ class Hardware:
     sources: Mapping[str, str] = field(default_factory=dict)
     estimated: Mapping[str, str] = field(default_factory=dict)
     measured: Mapping[str, str] = field(default_factory=dict)  # field -> how it was measured
+    # A CPU's instruction-set flags and measured matmul rates (empty for a catalog GPU).
+    isa_flags: tuple[str, ...] | None = None
+    native_bf16: bool | None = None
+    matmul: tuple[MatmulRate, ...] = ()
+
+    def matmul_rate(self, dtype: str) -> MatmulRate | None:
+        """The measured rate for a served dtype ("bfloat16", "float32"), None when not measured."""
+        return next((m for m in self.matmul if m.dtype == dtype), None)
 
     @property
     def is_gpu(self) -> bool:
@@ -149,6 +176,16 @@ class Model:
         return self.tool_call_parser is not None
 
     def variant(self, quant: str) -> Variant | None:
+        """The variant in `quant`; "fp32" is the BF16 checkpoint served with `--dtype float32`
+        (vLLM upcasts every tensor at load), which no catalog lists as a variant of its own."""
+        if quant == UPCAST_QUANT and (bf16 := self.variant("bf16")) is not None:
+            return replace(
+                bf16,
+                quant=UPCAST_QUANT,
+                quantized=get_args(TensorGroup),
+                source="the BF16 checkpoint served with --dtype float32",
+                field_reports=(),
+            )
         return next((v for v in self.variants if v.quant == quant), None)
 
     @property

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from dyno.bench import here
 from dyno.bench.demo import run_demo
-from dyno.cli._common import max_error_rate_option, settings
+from dyno.cli._common import console, max_error_rate_option, settings
 from dyno.cli._run import finish, measure
 from dyno.engine import profiles
 
@@ -35,5 +36,8 @@ def register(app: typer.Typer) -> None:
                 max_error_rate=max_error_rate,
             )
         )
+        if res.exit_code == 0:  # the closing lines: what this machine measured, and what is faster
+            for line in here.advice(settings()):
+                console.print(f"[cyan]on this machine[/] {line}", highlight=False)
         tail = f"engine still up at {res.url} (`dyno down` to stop)" if res.kept_up else "engine stopped"
         finish(res, f"stored as run {res.run_id} in {settings().db_path}; {tail}")

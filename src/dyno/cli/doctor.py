@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from dyno.cli._common import console
+from dyno.bench import here
+from dyno.cli._common import console, settings
 from dyno.engine import runtime
 
 
@@ -13,7 +14,7 @@ def register(app: typer.Typer) -> None:
     def doctor(
         fix: bool = typer.Option(False, "--fix", help="Apply the fixes that are safe to apply."),
     ) -> None:
-        """Check that the installed engine can start (and fix what can be fixed)."""
+        """Check that the installed engine can start (and fix what can be fixed); say what is fast here."""
         findings = runtime.doctor(fix=fix)
         for f in findings:
             mark = "[green]ok[/]" if f.ok else "[red]FAIL[/]"
@@ -21,5 +22,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"{mark} {f.name}: {f.detail}{extra}", highlight=False)
             if not f.ok and f.fix:
                 console.print(f"   fix: {f.fix}", highlight=False)
+        for line in here.advice(settings()):
+            console.print(f"[cyan]on this machine[/] {line}", highlight=False)
         if not all(f.ok for f in findings):
             raise typer.Exit(1)

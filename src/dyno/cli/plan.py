@@ -7,6 +7,7 @@ from enum import StrEnum
 
 import typer
 
+from dyno.bench import here
 from dyno.catalog import get_hardware, get_model
 from dyno.cli._common import console, settings
 from dyno.errors import UsageError
@@ -114,3 +115,6 @@ def register(app: typer.Typer) -> None:
             print(json.dumps(plan_json(rep), indent=1))
         else:
             print_text(rep, console)
+            if not hw.is_gpu:  # the plan's physics, then what this machine measured
+                for line in here.advice(settings(), rep.plan.model.id):
+                    console.print(f"[cyan]on this machine[/] {line}", highlight=False)

@@ -94,6 +94,17 @@ BUILTIN: dict[str, Profile] = {
         "embedded: SmolLM2-135M-Instruct on vLLM CPU",
         "built-in",
     ),
+    # The same checkpoint upcast at load: twice the bytes per token, but no bf16 emulation on a CPU
+    # without AVX512-BF16/AMX, where it reaches the first token several times sooner.
+    "smollm2-fp32": Profile(
+        "smollm2-fp32",
+        "smollm2-135m-instruct",
+        "smollm2-135m-instruct",
+        (*CPU_FLAGS, "--dtype", "float32"),
+        OFFLINE_ENV,
+        "embedded: SmolLM2-135M-Instruct served in float32 on vLLM CPU (for CPUs without native bf16)",
+        "built-in",
+    ),
     "smollm2-tools": Profile(
         "smollm2-tools",
         "smollm2-135m-instruct",

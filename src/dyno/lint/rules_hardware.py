@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dyno.catalog import get_quant
+from dyno.catalog.isa import missing_bf16
 from dyno.lint.types import Finding, LintContext, rule
 from dyno.plan.kv import KvDtype
 from dyno.plan.roofline import fit, memory_budget_gb, safe_memory_utilization
@@ -343,5 +344,36 @@ def model_rotation(ctx: LintContext) -> list[Finding]:
             "is a cold start (torch.compile + CUDA graphs: ~5 min on a Spark)",
             "persist VLLM_CACHE_ROOT and keep each profile's flags byte-identical (the cache key hashes "
             "them), or use --enforce-eager (a few % decode on a bandwidth-bound box)",
+        )
+    ]
+
+
+@rule("cpu-bf16-emulated", "a CPU without native bf16 emulates bf16 matmuls: float32 can be faster")
+def cpu_bf16_emulated(ctx: LintContext) -> list[Finding]:
+    """vLLM's CPU backend serves a BF16 checkpoint in bf16 unless told `--dtype float32`. Without
+    AVX512-BF16/AMX (x86) or FEAT_BF16 (Arm) every bf16 matmul is converted to float32 on the fly;
+    the rates measured on this CPU say by how much that costs, decode and prefill."""
+    hw = ctx.hardware
+    if hw is None or hw.is_gpu or hw.native_bf16 is not False or ctx.quant is None or ctx.quant.id != "bf16":
+        return []
+    dtype = ctx.flag("--dtype")
+    if isinstance(dtype, str) and dtype.strip().lower() in ("float32", "float", "fp32"):
+        return []
+    bf16, fp32 = hw.matmul_rate("bfloat16"), hw.matmul_rate("float32")
+    measured = ""
+    if bf16 is not None and fp32 is not None:
+        measured = (
+            f": measured here, bf16 matmuls run at {bf16.decode_gflop_s:.1f} GFLOP/s at decode and "
+            f"{bf16.prefill_gflop_s:.1f} at prefill, float32 at {fp32.decode_gflop_s:.1f} and "
+            f"{fp32.prefill_gflop_s:.1f} (one core)"
+        )
+    return [
+        Finding(
+            "cpu-bf16-emulated",
+            "warn",
+            f"bf16 is emulated on this CPU ({missing_bf16(hw.isa_flags)}){measured}",
+            "serve with --dtype float32 (twice the bytes, no emulation), or the GGUF through "
+            "llama-server (`dyno up smollm2-llama` for the embedded model); `dyno tune --sweep "
+            "dtype=bfloat16,float32` measures which wins here",
         )
     ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from dyno.catalog import get_drafter, get_model, get_quant
-from dyno.catalog.types import Drafter, Hardware, Model, QuantFormat, Variant
+from dyno.catalog.types import UPCAST_QUANT, Drafter, Hardware, Model, QuantFormat, Variant
 from dyno.errors import UsageError
 from dyno.plan.kv import KV_DTYPES, KvDtype
 from dyno.plan.roofline import (
@@ -23,7 +23,7 @@ from dyno.plan.roofline import (
     TokenBytes,
     batch_point,
     bytes_per_token,
-    decode_ceiling_tok_s,
+    decode_bound_tok_s,
     fit,
     prefill_estimate_s,
     safe_memory_utilization,
@@ -168,6 +168,11 @@ def _quant_options(hardware: Hardware, model: Model, req: PlanRequest) -> list[t
         if not hardware.is_gpu and q.kind != "none":
             continue  # vLLM's CPU backend serves BF16
         out.append((v, q))
+    upcast = model.variant(UPCAST_QUANT)
+    if not hardware.is_gpu and upcast is not None and hardware.matmul_rate("float32") is not None:
+        # On a CPU the measured matmul rates decide: float32 reads twice the bytes of bf16 but
+        # runs at full speed where bf16 is emulated (no AVX512-BF16/AMX), so it is a candidate.
+        out.append((upcast, get_quant(UPCAST_QUANT)))
     return out
 
 
@@ -291,7 +296,7 @@ def make_plan(hardware: Hardware, model: Model, req: PlanRequest | None = None) 
                     memory_utilization=util,
                 ),
                 token_bytes=tb,
-                decode_ceiling_tok_s=decode_ceiling_tok_s(hardware, tb.total),
+                decode_ceiling_tok_s=decode_bound_tok_s(hardware, model, quant, tb.total),
                 spec=None,
                 spec_curve=(),
                 batch=batch_point(
@@ -344,7 +349,9 @@ def make_plan(hardware: Hardware, model: Model, req: PlanRequest | None = None) 
         candidates=tuple(ranked),
         batch_curve=_batch_curve(hardware, model, chosen, context),
         prefill_estimate_s=tuple(
-            (n, prefill_estimate_s(hardware, model, n)) for n in PREFILL_PROMPTS if n <= context
+            (n, prefill_estimate_s(hardware, model, n, get_quant(chosen.quant)))
+            for n in PREFILL_PROMPTS
+            if n <= context
         ),
         drafter=drafter,
         draft_model=draft_model,

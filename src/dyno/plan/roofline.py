@@ -13,9 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dyno.catalog import find_model, get_quant
-from dyno.catalog.types import Hardware, Model, QuantFormat, Variant
+from dyno.catalog.isa import missing_bf16
+from dyno.catalog.types import Hardware, MatmulRate, Model, QuantFormat, Variant
 from dyno.plan.kv import KvDtype, kv_cache_bytes, kv_read_bytes
 from dyno.plan.weights import GB, param_counts, step_weight_bytes, weights_bytes
+
+# A served dtype (vLLM's --dtype) <-> the catalog weight format its bytes are costed at.
+DTYPE_QUANT = {"float32": "fp32", "bfloat16": "bf16"}
+QUANT_DTYPE = {q: d for d, q in DTYPE_QUANT.items()}
 
 # Prefill runs compute-bound matmuls; a well-tuned engine reaches roughly half
 # of the datasheet's dense peak on long prompts. An estimate, labelled as such.
@@ -72,6 +77,31 @@ def attention_flops_per_token(model: Model, context_tokens: int) -> float:
     return total
 
 
+def measured_rate(hardware: Hardware, quant: QuantFormat) -> MatmulRate | None:
+    """This CPU's measured matmul rate for the dtype a format is served at (None on a GPU, or for a
+    quantized format, whose kernels the probe does not time)."""
+    dtype = QUANT_DTYPE.get(quant.id)
+    return None if hardware.is_gpu or dtype is None else hardware.matmul_rate(dtype)
+
+
+def matmul_seconds(
+    hardware: Hardware, model: Model, quant: QuantFormat, tokens: int, context_tokens: int
+) -> float:
+    """Seconds one pass over `tokens` tokens spends computing: at the CPU's measured rate for the
+    served dtype where there is one (weights only: attention is small at these sizes), else at the
+    datasheet's dense peak."""
+    rate = measured_rate(hardware, quant)
+    if rate is not None:
+        return rate.seconds(param_counts(model).active, tokens)
+    flops = tokens * (2 * param_counts(model).active + attention_flops_per_token(model, context_tokens))
+    return flops / (hardware.bf16_dense_tflops * 1e12)
+
+
+def decode_bound_tok_s(hardware: Hardware, model: Model, quant: QuantFormat, token_bytes: float) -> float:
+    """Single-stream ceiling: the bandwidth bound, or the compute bound where that is lower."""
+    return min(decode_ceiling_tok_s(hardware, token_bytes), 1 / matmul_seconds(hardware, model, quant, 1, 0))
+
+
 @dataclass(frozen=True)
 class BatchPoint:
     concurrency: int
@@ -96,15 +126,18 @@ def batch_point(
     bw = hardware.memory_bandwidth_gb_s * GB
     t_memory = (step_weight_bytes(model, variant, quant, tokens=concurrency).total + kv) / bw
     t_indep = (step_weight_bytes(model, variant, quant, concurrency, routing="independent").total + kv) / bw
-    flops = concurrency * (2 * param_counts(model).active + attention_flops_per_token(model, context_tokens))
-    t_compute = flops / (hardware.bf16_dense_tflops * 1e12)
+    t_compute = matmul_seconds(hardware, model, quant, concurrency, context_tokens)
     agg = concurrency / max(t_memory, t_compute)
     bound = "bandwidth" if t_memory >= t_compute else "compute"
     return BatchPoint(concurrency, agg, agg / concurrency, bound, concurrency / max(t_indep, t_compute))
 
 
-def prefill_estimate_s(hardware: Hardware, model: Model, prompt_tokens: int) -> float:
-    """Seconds to prefill `prompt_tokens` (an estimate: compute-bound at PREFILL_MFU of peak)."""
+def prefill_estimate_s(
+    hardware: Hardware, model: Model, prompt_tokens: int, quant: QuantFormat | None = None
+) -> float:
+    """Seconds to prefill `prompt_tokens` (an estimate: compute-bound at PREFILL_MFU of peak, or on a
+    CPU at the rate measured for the served dtype's matmuls at a prefill shape)."""
+    rate = measured_rate(hardware, quant) if quant is not None else None
     linear = 2 * param_counts(model).active * prompt_tokens
     attn = 0.0
     for g in model.attention:
@@ -113,6 +146,8 @@ def prefill_estimate_s(hardware: Hardware, model: Model, prompt_tokens: int) -> 
         # causal: token i attends over min(i, window) earlier tokens
         pairs = n * n / 2 if w is None or n <= w else w * w / 2 + (n - w) * w
         attn += g.layers * 4 * model.num_attention_heads * g.head_dim * pairs
+    if rate is not None:
+        return (linear + attn) / (rate.prefill_gflop_s * 1e9)
     return (linear + attn) / (hardware.bf16_dense_tflops * 1e12 * PREFILL_MFU)
 
 
@@ -193,19 +228,31 @@ def max_context_that_fits(model: Model, free_gb: float, kv_dtype: KvDtype) -> in
     return lo
 
 
+def compute_bound_tok_s(hardware: Hardware, model: Model, dtype: str) -> float | None:
+    """One stream's decode bound from the measured matmul rate for `dtype` (None: not measured)."""
+    rate = hardware.matmul_rate(dtype)
+    return None if rate is None else 1 / rate.seconds(param_counts(model).active, 1)
+
+
 @dataclass(frozen=True)
 class CeilingInputs:
     """What a stored run keeps so its decode figures can be set against the roofline later.
 
     The bandwidth is stored, not looked up again: the `cpu` entry is measured on
     the machine that ran the benchmark, and a report rendered elsewhere must use
-    that machine's figure.
+    that machine's figure. On a CPU the matmul rate for the served dtype bounds
+    decode too (`compute_tok_s`): the ceiling is the lower of the two.
     """
 
     hardware: str
     memory_bandwidth_gb_s: float
     model: str  # catalog model id
     quant: str  # the variant's quant id
+    dtype: str | None = None  # the served dtype when it is not the variant's (vLLM --dtype)
+    compute_tok_s: float | None = None  # the matmul bound for that dtype, one stream
+    bf16_emulated: str | None = (
+        None  # what this CPU lacks for native bf16 ("no AVX512-BF16/AMX"); None: has it
+    )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -213,6 +260,9 @@ class CeilingInputs:
             "memory_bandwidth_gb_s": self.memory_bandwidth_gb_s,
             "model": self.model,
             "quant": self.quant,
+            "dtype": self.dtype,
+            "compute_tok_s": self.compute_tok_s,
+            "bf16_emulated": self.bf16_emulated,
         }
 
     @classmethod
@@ -221,16 +271,61 @@ class CeilingInputs:
             return None
         try:
             bandwidth = float(str(d["memory_bandwidth_gb_s"]))
-            return cls(str(d["hardware"]), bandwidth, str(d["model"]), str(d["quant"]))
+            compute = d.get("compute_tok_s")
+            emulated = d.get("bf16_emulated")
+            return cls(
+                str(d["hardware"]),
+                bandwidth,
+                str(d["model"]),
+                str(d["quant"]),
+                str(d["dtype"]) if d.get("dtype") else None,
+                float(str(compute)) if compute is not None else None,
+                str(emulated) if emulated else None,
+            )
         except (KeyError, TypeError, ValueError):
             return None
 
+    def served_quant(self) -> str:
+        """The weight format the bandwidth bound costs: the variant's, or the served dtype's."""
+        if self.dtype and self.quant in DTYPE_QUANT.values():
+            return DTYPE_QUANT.get(self.dtype, self.quant)
+        return self.quant
 
-def ceiling_inputs(hardware: Hardware, model_ref: str, quant: str | None = None) -> CeilingInputs | None:
+    def why_below(self, bandwidth_tok_s: float) -> str | None:
+        """Why the ceiling is under the bandwidth bound, for a sentence (None when it is not)."""
+        if self.compute_tok_s is None or self.compute_tok_s >= bandwidth_tok_s:
+            return None
+        what = f"{self.dtype or 'bfloat16'} matmuls"
+        if (self.dtype or "bfloat16") == "bfloat16" and self.bf16_emulated:
+            return (
+                f"compute-bound: bf16 is emulated on this CPU ({self.bf16_emulated}), its matmuls cap decode "
+                f"at {self.compute_tok_s:.0f} tok/s where bandwidth allows {bandwidth_tok_s:.0f}"
+            )
+        return (
+            f"compute-bound: {what} cap decode at {self.compute_tok_s:.0f} tok/s, "
+            f"bandwidth at {bandwidth_tok_s:.0f}"
+        )
+
+
+def served_dtype(flags: tuple[str, ...] | list[str] | None) -> str | None:
+    """vLLM's --dtype from a launch command (`--dtype float32` or `--dtype=float32`)."""
+    toks = list(flags or ())
+    for i, tok in enumerate(toks):
+        if tok == "--dtype" and i + 1 < len(toks):
+            return toks[i + 1]
+        if tok.startswith("--dtype="):
+            return tok.split("=", 1)[1]
+    return None
+
+
+def ceiling_inputs(
+    hardware: Hardware, model_ref: str, quant: str | None = None, dtype: str | None = None
+) -> CeilingInputs | None:
     """Roofline inputs for a served model name or path; None when the catalog does not know the model.
 
     The variant is the one in `quant` when the server says which weights it loaded (llama-server
     serves the GGUF as is), else the checkpoint's when its name says, else the model's first.
+    `dtype` is the dtype vLLM serves it at, when the launch command says (`--dtype float32`).
     """
     found = find_model(model_ref)
     if found is None:
@@ -240,20 +335,41 @@ def ceiling_inputs(hardware: Hardware, model_ref: str, quant: str | None = None)
     variant = loaded or variant or (model.variants[0] if model.variants else None)
     if variant is None:
         return None
-    return CeilingInputs(hardware.id, hardware.memory_bandwidth_gb_s, model.id, variant.quant)
+    unquantized = get_quant(variant.quant).kind == "none"
+    if dtype in ("auto", None) or not unquantized:
+        dtype = None  # a quantized (GGUF) variant runs its own kernels: no dtype bound is measured for it
+    compute = compute_bound_tok_s(hardware, model, dtype or "bfloat16") if unquantized else None
+    return CeilingInputs(
+        hardware.id,
+        hardware.memory_bandwidth_gb_s,
+        model.id,
+        variant.quant,
+        dtype,
+        compute,
+        missing_bf16(hardware.isa_flags) if hardware.native_bf16 is False else None,
+    )
 
 
-def ceiling_tok_s(inputs: CeilingInputs, context_tokens: int) -> float | None:
-    """The single-stream decode ceiling at `context_tokens` (prompt + tokens generated so far)."""
+def bandwidth_ceiling_tok_s(inputs: CeilingInputs, context_tokens: int) -> float | None:
+    """The single-stream bandwidth bound at `context_tokens` for the served weight format."""
     found = find_model(inputs.model)
     if found is None:
         return None
     model = found[0]
-    variant = next((v for v in model.variants if v.quant == inputs.quant), None)
+    variant = model.variant(inputs.served_quant())
     if variant is None:
         return None
     tb = bytes_per_token(model, variant, get_quant(variant.quant), context_tokens=context_tokens)
     return inputs.memory_bandwidth_gb_s * GB / tb.total
+
+
+def ceiling_tok_s(inputs: CeilingInputs, context_tokens: int) -> float | None:
+    """The single-stream decode ceiling at `context_tokens` (prompt + tokens generated so far):
+    the bandwidth bound, or the matmul bound where that is lower (a CPU without native bf16)."""
+    bw = bandwidth_ceiling_tok_s(inputs, context_tokens)
+    if bw is None or inputs.compute_tok_s is None:
+        return bw
+    return min(bw, inputs.compute_tok_s)
 
 
 def served_model_ceiling_tok_s(hardware: Hardware, model_ref: str, context_tokens: int) -> float | None:

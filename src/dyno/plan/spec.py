@@ -18,6 +18,8 @@ The model (single stream, bandwidth-bound):
             D:    one drafter pass: an MTP or draft model's weights (from its
                   own catalog entry); 0 for ngram (prompt lookup reads no model)
     ceiling_spec = E[k] * bandwidth / bytes
+    (on a CPU with a measured matmul rate: E[k] / max(bytes / bandwidth,
+     compute seconds of a pass over k+1 tokens), see MatmulRate)
 
 Each extra draft position adds prod(a_1..a_k) expected tokens and costs one
 drafter pass (plus, on MoE, more experts in the verify pass); the best k is
@@ -36,7 +38,8 @@ from typing import Literal
 
 from dyno.catalog.types import Drafter, Hardware, Model, QuantFormat, Variant
 from dyno.plan.kv import KvDtype, kv_read_bytes
-from dyno.plan.weights import GB, step_weight_bytes
+from dyno.plan.roofline import measured_rate
+from dyno.plan.weights import GB, param_counts, step_weight_bytes
 
 SpecMethod = Literal["mtp", "ngram", "draft_model"]
 SPEC_METHODS: tuple[SpecMethod, ...] = ("mtp", "ngram", "draft_model")
@@ -129,7 +132,13 @@ def spec_point(
     step_indep = step_weight_bytes(model, variant, quant, tokens=k + 1, routing="independent").total + rest
     e = expected_tokens_per_step(acceptance, k)
     bw = hardware.memory_bandwidth_gb_s * GB
-    return SpecPoint(k, e, step, e * bw / step, e * bw / step_indep)
+    t_step, t_indep = step / bw, step_indep / bw
+    if (rate := measured_rate(hardware, quant)) is not None:
+        # A CPU whose matmuls, not its memory, bound decode pays for every drafted position it
+        # verifies: where a pass over k+1 tokens costs k+1 times one, drafting cannot pay.
+        t_compute = rate.seconds(param_counts(model).active, k + 1)
+        t_step, t_indep = max(t_step, t_compute), max(t_indep, t_compute)
+    return SpecPoint(k, e, step, e / t_step, e / t_indep)
 
 
 def spec_curve(

@@ -12,6 +12,7 @@ import json
 import math
 
 from dyno.catalog import get_quant
+from dyno.catalog.types import UPCAST_QUANT
 from dyno.plan.recommend import Plan
 from dyno.recipe.model import Recipe
 from dyno.recipe.render import DEFAULT_IMAGE, DEFAULT_PORT
@@ -52,6 +53,8 @@ def recipe_for(plan: Plan, *, port: int = DEFAULT_PORT, image: str | None = None
         # refuses to start when that much is not free; an explicit size skips it
         kv_gb = max(1, math.ceil(c.fit.kv_cache_gb * 1.1))
         flags += ["--enforce-eager", "--kv-cache-memory-bytes", f"{kv_gb}G"]
+    if c.quant == UPCAST_QUANT:
+        flags += ["--dtype", "float32"]
     if c.online_quant and quant.vllm_quantization:
         flags += ["--quantization", quant.vllm_quantization]
     if c.kv_dtype != "auto":

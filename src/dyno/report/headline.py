@@ -49,10 +49,19 @@ def headline(rep: RunSummary) -> Headline:
         figs.append((f"decode, 1 stream, {r.label} tokens", f"{mean:.1f} tok/s{share}"))
         if r.ceiling_tok_s and r.mean:
             frac = r.mean / r.ceiling_tok_s
-            said.append(
-                f"single-stream decode reaches {frac:.0%} of what memory bandwidth allows"
-                + (": something other than bandwidth (compute, the engine) bounds it" if frac < 0.5 else "")
-            )
+            if r.ceiling_why:  # the CPU's matmul rate for the served dtype, not bandwidth, is the ceiling
+                said.append(
+                    f"single-stream decode reaches {frac:.0%} of its ceiling, which is {r.ceiling_why}"
+                )
+            else:
+                said.append(
+                    f"single-stream decode reaches {frac:.0%} of what memory bandwidth allows"
+                    + (
+                        ": something other than bandwidth (compute, the engine) bounds it"
+                        if frac < 0.5
+                        else ""
+                    )
+                )
     ttft = rep.scenario("ttft")
     short = (
         next((r for r in ttft.rows if r.metric == "ttft_ms" and r.label == "short"), None) if ttft else None

@@ -151,11 +151,12 @@ def _gb(b: float) -> str:
 def print_text(rep: PlanReport, console: Console) -> None:
     plan, findings, rendered = rep.plan, rep.findings, rep.rendered
     c, hw, m = plan.chosen, plan.hardware, plan.model
-    bw = hw.memory_bandwidth_gb_s
-    kind = "unified" if hw.unified_memory else "dedicated"
+    bw = float(f"{hw.memory_bandwidth_gb_s:.3g}")  # a measured CPU figure has no 6 honest digits
+    # A CPU's model shares RAM with everything else (the entry says so), but it is not "unified".
+    kind = "RAM" if not hw.is_gpu else ("unified" if hw.unified_memory else "dedicated")
     console.print(
         f"[bold]{escape(m.id)}[/] on [bold]{escape(hw.id)}[/] ({escape(hw.name)}: {bw:g} GB/s, "
-        f"{hw.memory_gb:g} GB {kind})",
+        f"{hw.memory_gb:.3g} GB {kind})",
         highlight=False,
     )
     console.print(

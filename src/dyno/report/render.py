@@ -54,7 +54,8 @@ def ceiling_cell(r: ResultRow) -> str:
     """'26% of 112': the measured mean as a share of its roofline, as gpt-fast prints bandwidth achieved."""
     if r.ceiling_tok_s is None or r.mean is None:
         return ""
-    return f"{r.mean / r.ceiling_tok_s:.0%} of {r.ceiling_tok_s:.0f}"
+    bound = " (compute)" if r.ceiling_why else ""
+    return f"{r.mean / r.ceiling_tok_s:.0%} of {r.ceiling_tok_s:.0f}{bound}"
 
 
 WIDE = 8  # more figures than this: one row per figure, one column per setting
