@@ -127,10 +127,14 @@ def test_the_plan_does_not_speculate_where_matmuls_bound_decode() -> None:
     assert drafting and all(
         c.single_stream_ceiling_tok_s <= plain.decode_ceiling_tok_s * 1.001 for c in drafting
     )
+    # Decode ranks, but a 10x faster float32 prefill is said (from the same rates).
+    (note,) = [n for n in emulated.notes if n.startswith("prefill of")]
+    assert "(10.0x faster)" in note and "--dtype float32" in note
     # Native bf16 with bandwidth as the bound: bf16 (half the bytes) and free ngram drafts pay.
     native = make_plan(cpu(NATIVE, native=True), get_model(SMOLLM2))
     assert native.chosen.quant == "bf16" and native.chosen.spec_method == "ngram"
     assert "--dtype" not in recipe_for(native).flags
+    assert not [n for n in native.notes if n.startswith("prefill of")]
 
 
 def test_what_is_fast_here_is_said_from_measurements() -> None:
@@ -151,6 +155,8 @@ def test_what_is_fast_here_is_said_from_measurements() -> None:
     # nothing measured yet: say what to run, claim nothing
     bare = fast_here(hw, [])
     assert len(bare) == 2 and "dyno bench smollm2-llama" in bare[1]
+    demo_only = fast_here(hw, served[:1])
+    assert len(demo_only) == 3 and "dyno bench smollm2-fp32" in demo_only[2]
     native = fast_here(cpu(NATIVE, native=True), [])
     assert native == [
         "bf16 runs on native instructions on this CPU: vLLM's bf16 default is the right dtype here"

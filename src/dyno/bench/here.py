@@ -78,7 +78,8 @@ def served_here(store: Store, model: str | None = None) -> list[Served]:
             continue  # runs come newest first: the latest of each wins
         if (got := _figures(store, run)) is not None:
             seen[label] = got
-    return list(seen.values())
+    order = ("vLLM bfloat16", "vLLM float32", "llama-server")
+    return sorted(seen.values(), key=lambda s: order.index(s.label) if s.label in order else len(order))
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -123,7 +124,7 @@ def fast_here(hardware: Hardware, served: list[Served]) -> list[str]:
             else "`dyno up smollm2-fp32`, or `--dtype float32`"
         )
         lines.append(f"fastest measured: {best.label} ({how}); vLLM stays the default engine")
-    elif hardware.native_bf16 is False and not served:
+    elif hardware.native_bf16 is False and all(s is base for s in served):  # nothing else measured yet
         lines.append(
             "to measure the alternatives: `dyno bench smollm2-fp32` (vLLM in float32), "
             "`dyno bench smollm2-llama` (llama-server), or `dyno tune smollm2 --sweep dtype=bfloat16,float32`"

@@ -9,6 +9,7 @@ from dyno.bench.demo import run_demo
 from dyno.cli._common import console, max_error_rate_option, settings
 from dyno.cli._run import finish, measure
 from dyno.engine import profiles
+from dyno.report.terminal import print_here
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +38,6 @@ def register(app: typer.Typer) -> None:
             )
         )
         if res.exit_code == 0:  # the closing lines: what this machine measured, and what is faster
-            for line in here.advice(settings()):
-                console.print(f"[cyan]on this machine[/] {line}", highlight=False)
+            print_here(here.advice(settings()), console)
         tail = f"engine still up at {res.url} (`dyno down` to stop)" if res.kept_up else "engine stopped"
         finish(res, f"stored as run {res.run_id} in {settings().db_path}; {tail}")

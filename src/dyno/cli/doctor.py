@@ -7,6 +7,7 @@ import typer
 from dyno.bench import here
 from dyno.cli._common import console, settings
 from dyno.engine import runtime
+from dyno.report.terminal import print_here
 
 
 def register(app: typer.Typer) -> None:
@@ -22,7 +23,6 @@ def register(app: typer.Typer) -> None:
             console.print(f"{mark} {f.name}: {f.detail}{extra}", highlight=False)
             if not f.ok and f.fix:
                 console.print(f"   fix: {f.fix}", highlight=False)
-        for line in here.advice(settings()):
-            console.print(f"[cyan]on this machine[/] {line}", highlight=False)
+        print_here(here.advice(settings()), console)
         if not all(f.ok for f in findings):
             raise typer.Exit(1)

@@ -14,6 +14,7 @@ from dyno.errors import UsageError
 from dyno.plan import PlanRequest
 from dyno.plan.spec import Acceptance
 from dyno.report.plan import build_plan_report, plan_json, print_text
+from dyno.report.terminal import print_here
 
 
 class KvChoice(StrEnum):
@@ -116,5 +117,4 @@ def register(app: typer.Typer) -> None:
         else:
             print_text(rep, console)
             if not hw.is_gpu:  # the plan's physics, then what this machine measured
-                for line in here.advice(settings(), rep.plan.model.id):
-                    console.print(f"[cyan]on this machine[/] {line}", highlight=False)
+                print_here(here.advice(settings(), rep.plan.model.id), console)

@@ -333,6 +333,7 @@ def make_plan(hardware: Hardware, model: Model, req: PlanRequest | None = None) 
                 )
     if not candidates:
         raise UsageError(f"no candidate configs for {model.id} on {hardware.id}")
+    notes += _prefill_dtype_note(hardware, model, {c.quant for c in candidates})
     ranked = sorted(candidates, key=lambda c: (not c.fit.fits, -c.score(req.goal)))
     chosen = ranked[0]
     if not chosen.fit.fits:
@@ -357,6 +358,23 @@ def make_plan(hardware: Hardware, model: Model, req: PlanRequest | None = None) 
         draft_model=draft_model,
         notes=tuple(notes),
     )
+
+
+def _prefill_dtype_note(hardware: Hardware, model: Model, quants: set[str]) -> list[str]:
+    """Decode ranks the candidates; a CPU whose float32 matmuls prefill much faster than its bf16 ones
+    (bf16 emulated) should hear that too: for long prompts the ranking's order can flip."""
+    if not {"bf16", UPCAST_QUANT} <= quants:
+        return []
+    n = PREFILL_PROMPTS[0]
+    bf16 = prefill_estimate_s(hardware, model, n, get_quant("bf16"))
+    fp32 = prefill_estimate_s(hardware, model, n, get_quant(UPCAST_QUANT))
+    if fp32 * 1.5 > bf16:
+        return []
+    return [
+        f"prefill of {n} tokens, from this CPU's measured matmul rates: {bf16:.1f} s in bf16, "
+        f"{fp32:.1f} s in float32 ({bf16 / fp32:.1f}x faster): for long prompts `--dtype float32` "
+        "serves the first token sooner"
+    ]
 
 
 def _batch_curve(hardware: Hardware, model: Model, c: Candidate, context: int) -> tuple[BatchPoint, ...]:

@@ -161,9 +161,13 @@ def config_summary(report: RunSummary) -> dict[str, str]:
     }
     ceiling = run.ceiling or {}
     if ceiling:
+        served = f", served as {ceiling['dtype']}" if ceiling.get("dtype") else ""
+        compute = ceiling.get("compute_tok_s")
+        matmul = f"; matmuls bound one stream at {float(compute):.0f} tok/s" if compute else ""
+        emulated = f" (bf16 emulated: {ceiling['bf16_emulated']})" if ceiling.get("bf16_emulated") else ""
         out["roofline"] = (
             f"{ceiling.get('hardware')}: {float(ceiling.get('memory_bandwidth_gb_s') or 0):.1f} GB/s, "
-            f"catalog model {ceiling.get('model')} ({ceiling.get('quant')})"
+            f"catalog model {ceiling.get('model')} ({ceiling.get('quant')}{served}){matmul}{emulated}"
         )
     if launch is not None and launch.ready_s is not None:
         out["ready in"] = f"{launch.ready_s:.0f} s (process start -> /v1/models lists the model)"

@@ -57,3 +57,11 @@ def print_checks(run: RunRow, checks: list[CheckRow], console: Console) -> None:
         colour = COLOURS.get(c.status, "white")
         t.add_row(c.title, f"[{colour}]{c.status}[/]", escape(c.evidence), escape(c.fix))
     console.print(t)
+
+
+def print_here(lines: list[str], console: Console) -> None:
+    """What is fast on this machine (bench/here.py), as doctor, plan and the demo close with it."""
+    if lines:
+        console.print("[cyan]on this machine:[/]")
+        for line in lines:
+            console.print(f"  - {line}", highlight=False)

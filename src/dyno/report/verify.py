@@ -10,7 +10,7 @@ JSON keys (`--format json`):
     sides      {candidate, baseline}: ref (URL or profile as given), url, profile, model,
                engine_version, launch_flags (list, or null when dyno did not launch it),
                started_by_verify
-    verdict    passed (bool), exit_code (0 or 1), reasons (why it failed)
+    verdict    passed (bool), exit_code (0 or 1), reasons (why it failed), test ("lossless" or "quality")
     suites     per suite that ran, keyed lossless / math / tools:
       lossless  status, n, matches, match_rate, bar, passed, max_tokens,
                 by_type {code|prose|json: {matches, n}},
@@ -74,8 +74,15 @@ def _mcnemar_line(p: PairedOutcome) -> str:
     )
 
 
-def _verdict_line(v: Verdict) -> str:
-    return "PASS" if v.passed else "FAIL: " + "; ".join(v.reasons)
+TEST_WORDS = {
+    "lossless": "lossless (answers identical: the test for speculative decoding)",
+    "quality": "not worse (math and tools by exact McNemar; the match rate shown, not used: the test for a "
+    "dtype or quant change)",
+}
+
+
+def _verdict_line(v: Verdict, test: str) -> str:
+    return ("PASS" if v.passed else "FAIL: " + "; ".join(v.reasons)) + f" · test: {TEST_WORDS[test]}"
 
 
 # ---- json -------------------------------------------------------------------------------------
@@ -100,7 +107,12 @@ def to_json(rep: VerifyReport) -> str:
             "hardware": run.hardware,
         },
         "sides": {s.label: {k: x for k, x in asdict(s).items() if k != "label"} for s in rep.sides},
-        "verdict": {"passed": v.passed, "exit_code": v.exit_code, "reasons": list(v.reasons)},
+        "verdict": {
+            "passed": v.passed,
+            "exit_code": v.exit_code,
+            "reasons": list(v.reasons),
+            "test": rep.test,
+        },
         "suites": {s.name: _suite_dict(s) for s in rep.suites},
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
@@ -190,7 +202,11 @@ def to_markdown(rep: VerifyReport) -> str:
         r = s.result
         parts += ["", f"### {s.name} ({s.status}, {len(r.items)} items, max_tokens {s.max_tokens})", ""]
         if isinstance(r, LosslessResult):
-            mark = "PASS" if r.passed else "FAIL"
+            mark = (
+                ("PASS" if r.passed else "FAIL")
+                if rep.test == "lossless"
+                else "shown, not used (test: not worse)"
+            )
             parts.append(
                 f"match rate **{_pct(r.match_rate)}** ({r.matches}/{r.n}), bar ≥ {r.bar:.0%}: **{mark}**"
             )
@@ -240,7 +256,7 @@ def to_markdown(rep: VerifyReport) -> str:
             if bad:
                 parts += ["", md_table(["id", "side", "reason", "detail"], bad)]
         parts += [f"- {n}" for n in s.notes]
-    parts += ["", f"**verdict: {_verdict_line(rep.verdict)}**"]
+    parts += ["", f"**verdict: {_verdict_line(rep.verdict, rep.test)}**"]
     return "\n".join(parts) + "\n"
 
 
@@ -284,7 +300,7 @@ def print_text(rep: VerifyReport, console: Console) -> None:
             Text(f"\n{s.name} ({s.status}, {len(r.items)} items, max_tokens {s.max_tokens})", style="bold")
         )
         if isinstance(r, LosslessResult):
-            _text_lossless(r, console)
+            _text_lossless(r, console, rep.test)
         elif isinstance(r, MathResult):
             _text_math(r, console)
         else:
@@ -293,11 +309,15 @@ def print_text(rep: VerifyReport, console: Console) -> None:
             console.print(Text(f"  note: {n}", style="yellow"))
     v = rep.verdict
     console.print()
-    console.print(Text(f"verdict: {_verdict_line(v)}", style="bold green" if v.passed else "bold red"))
+    console.print(
+        Text(f"verdict: {_verdict_line(v, rep.test)}", style="bold green" if v.passed else "bold red")
+    )
 
 
-def _text_lossless(r: LosslessResult, console: Console) -> None:
+def _text_lossless(r: LosslessResult, console: Console, test: str) -> None:
     mark = Text("PASS", style="bold green") if r.passed else Text("FAIL", style="bold red")
+    if test != "lossless":
+        mark = Text("shown, not used (test: not worse)")
     console.print(
         Text.assemble(
             "  match rate ", (_pct(r.match_rate), "bold"), f" ({r.matches}/{r.n}), bar ≥ {r.bar:.0%}: ", mark
