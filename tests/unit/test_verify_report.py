@@ -211,7 +211,12 @@ def test_report_is_rederived_from_the_store(tmp_path: Path) -> None:
     rep = build_verify_report(st, run)
     assert [s.name for s in rep.suites] == ["lossless", "math", "tools"]
     doc = json.loads(to_json(rep))
-    assert doc["verdict"] == {"passed": False, "exit_code": 1, "reasons": [rep.verdict.reasons[0]], "test": "lossless"}
+    assert doc["verdict"] == {
+        "passed": False,
+        "exit_code": 1,
+        "reasons": [rep.verdict.reasons[0]],
+        "test": "lossless",
+    }
     lossless = doc["suites"]["lossless"]
     assert (lossless["n"], lossless["matches"], lossless["match_rate"], lossless["passed"]) == (
         5,

@@ -140,6 +140,12 @@ def plan_json(rep: PlanReport) -> dict[str, Any]:
         "lint": findings,
         "estimated": sorted(hw.estimated) + [f"model.{k}" for k in sorted(m.estimated)],
         "measured": dict(hw.measured),
+        "isa_flags": list(hw.isa_flags) if hw.isa_flags is not None else None,
+        "native_bf16": hw.native_bf16,
+        "matmul_gflop_s": {
+            m.dtype: {"decode": round(m.decode_gflop_s, 2), "prefill": round(m.prefill_gflop_s, 2)}
+            for m in hw.matmul
+        },
         "notes": list(plan.notes),
     }
 
