@@ -57,6 +57,16 @@ def api_key_env_option(help: str = "Env var holding the endpoint's API key (neve
     return typer.Option(None, "--api-key-env", help=help)
 
 
+def precision_option(what: str) -> Any:  # a typer OptionInfo, used as a parameter default
+    return typer.Option(
+        None, "--precision", help=f"Repeat {what} until the mean's 95% interval is ±this (5%)."
+    )
+
+
+def max_repeats_option() -> Any:
+    return typer.Option(None, "--max-repeats", min=3, help="--precision stops here (20).")
+
+
 def max_error_rate_option() -> Any:  # a typer OptionInfo, used as a parameter default
     return typer.Option(
         0.0,

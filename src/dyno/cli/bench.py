@@ -11,7 +11,13 @@ from dyno.bench import suites
 from dyno.bench.precision import parse_precision
 from dyno.bench.runner import run_bench
 from dyno.bench.slo import SLO
-from dyno.cli._common import api_key_env_option, max_error_rate_option, served_model_option
+from dyno.cli._common import (
+    api_key_env_option,
+    max_error_rate_option,
+    max_repeats_option,
+    precision_option,
+    served_model_option,
+)
 from dyno.cli._run import finish, measure
 from dyno.client import ClientConfig
 from dyno.engine.target import TargetSpec
@@ -38,10 +44,8 @@ def register(app: typer.Typer) -> None:
         suite: Suite = typer.Option("quick", "--suite", help="Which scenarios at which sizes."),
         scenario: list[str] = typer.Option(None, "--scenario", help="Run only these scenarios (repeatable)."),
         repeat: int = typer.Option(None, "--repeat", min=1, help="Repeats per measurement (the least)."),
-        precision: str = typer.Option(
-            None, "--precision", help="Repeat decode and TTFT until the mean's 95% interval is ±this (5%)."
-        ),
-        max_repeats: int = typer.Option(None, "--max-repeats", min=3, help="--precision stops here (20)."),
+        precision: str = precision_option("decode and TTFT"),
+        max_repeats: int = max_repeats_option(),
         concurrency: str = typer.Option(None, "--concurrency", help="Concurrency levels, e.g. 1,2,4,8."),
         slo: list[str] = typer.Option(
             None, "--slo", help="Judge each load level: ttft_ms<=500, tpot_ms<=50, e2e_ms<=, decode_tok_s>=."

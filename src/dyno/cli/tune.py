@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from dyno.bench.precision import DEFAULT_MAX_REPEATS, parse_precision
 from dyno.bench.slo import SLO
-from dyno.cli._common import err_console, settings
+from dyno.cli._common import err_console, max_repeats_option, precision_option, settings
 from dyno.cli._run import finish, measure
 from dyno.errors import UsageError
 from dyno.report.show import Format
@@ -75,6 +76,8 @@ def register(app: typer.Typer) -> None:
         repeats: int = typer.Option(
             3, "--repeats", min=1, help="Measurements per candidate (score: median - 1.4826 MAD)."
         ),
+        precision: str = precision_option("each candidate's objective"),
+        max_repeats: int = max_repeats_option(),
         budget: int = typer.Option(None, "--budget", min=1, help="Most trials the search may use."),
         exhaustive: bool = typer.Option(
             False, "--exhaustive", help="Measure every candidate, search's picks first."
@@ -111,6 +114,7 @@ def register(app: typer.Typer) -> None:
                 profile, tuple(sweep), max(streams, 1), _contents(content), repeats, budget,
                 exhaustive, seed, limit, gate_limit, max_tokens=max_tokens, name=name,
                 capacity_slo=per_request, attainment=attainment, max_concurrency=max_concurrency,
+                precision=parse_precision(precision), max_repeats=max_repeats or DEFAULT_MAX_REPEATS,
             )  # fmt: skip
             _ = opts.knobs, opts.slo_limit()  # parsed now: a bad --sweep stops before anything starts
             if opts.capacity_slo:

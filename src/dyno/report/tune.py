@@ -58,8 +58,16 @@ def summary_lines(rep: TuneSummary) -> list[str]:
     o = rep.options
     n = o.get("concurrency", 1)
     objective = "decode_tok_s@1" if n == 1 else f"aggregate_tok_s@{n}"
+    repeats = f"{o.get('repeats')} repeats"
+    if o.get("precision"):
+        repeats = (
+            f"repeats until the objective's 95% interval is ±{float(o['precision']):.0%} "
+            f"({o.get('repeats')} to {o.get('max_repeats')}; n per candidate: "
+            + ", ".join(f"{v.candidate.short()} {len(v.row.samples or [])}" for v in rep.trials)
+            + ")"
+        )
     lines = [
-        f"objective {objective} on {', '.join(rep.contents)}; {o.get('repeats')} repeats; "
+        f"objective {objective} on {', '.join(rep.contents)}; {repeats}; "
         f"score = median - 1.4826 x MAD; the search picked {rep.search_trials} of {len(rep.trials)} trials",
     ]
     if o.get("capacity_slo"):

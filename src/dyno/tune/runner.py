@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from dyno import provenance
+from dyno.bench.precision import DEFAULT_MAX_REPEATS
 from dyno.bench.runner import bench_target
 from dyno.bench.scenarios.objective import Objective, repeat_values, spec_totals
 from dyno.bench.slo import SLO
@@ -86,6 +87,10 @@ class TuneOptions:
     capacity_slo: tuple[str, ...] = ()
     attainment: float = 0.95
     max_concurrency: int = 16
+    # --precision: each candidate repeats its objective until the 95% interval is this close
+    # (relative), up to max_repeats; None: `repeats` exactly.
+    precision: float | None = None
+    max_repeats: int = DEFAULT_MAX_REPEATS
 
     @property
     def knobs(self) -> list[Knob]:
@@ -206,7 +211,13 @@ def _measure(
         run_id, samples, found = _measure_capacity(store, target, opts)
         return run_id, samples, None, found
     scenario = Objective(
-        opts.concurrency, opts.contents, opts.repeats, opts.prompts_per_type, opts.max_tokens
+        opts.concurrency,
+        opts.contents,
+        opts.repeats,
+        opts.prompts_per_type,
+        opts.max_tokens,
+        precision=opts.precision,
+        max_repeats=opts.max_repeats,
     )
     res = bench_target(store, target, [scenario], suite="tune", kind="bench")
     rep = summarize_run(store, res.run_id)

@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 
+NOT_CONFIG = {"config": False}  # a field's metadata: how long to measure, not what is measured
+
+
 def fields_config(scenario: DataclassInstance, **extra: Any) -> dict[str, Any]:
     """The scenario's fields in their order (tuples as lists), then `extra`. A field marked
     `metadata={"config": False}` (how long to repeat, not what is measured) is left out, so runs

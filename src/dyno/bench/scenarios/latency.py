@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from dyno.bench.precision import DEFAULT_MAX_REPEATS, most_repeats, repeat
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
-from dyno.bench.scenarios.config import FieldsConfig, fields_config
+from dyno.bench.scenarios.config import NOT_CONFIG, FieldsConfig, fields_config
 from dyno.bench.stats import summarize
 from dyno.client import RequestRecord, derive
 from dyno.workloads.prompts import PROSE_PROMPTS, SHORT_PROMPT
@@ -16,7 +16,6 @@ from dyno.workloads.synthetic import exact_prompt
 MARGIN_TOKENS = 8  # room for the chat template's end-of-turn tokens
 
 # How long to repeat, not what is measured: left out of the stored config (runs still compare).
-_NOT_CONFIG = {"config": False}
 
 
 def fixed_length_notes(reqs: list[RequestRecord]) -> list[str]:
@@ -53,8 +52,8 @@ class Decode:
     name: ClassVar[str] = "decode"
     lengths: tuple[int, ...] = (128, 512, 2048)
     repeat: int = 5
-    precision: float | None = field(default=None, metadata=_NOT_CONFIG)  # ±, relative: 0.05
-    max_repeats: int = field(default=DEFAULT_MAX_REPEATS, metadata=_NOT_CONFIG)
+    precision: float | None = field(default=None, metadata=NOT_CONFIG)  # ±, relative: 0.05
+    max_repeats: int = field(default=DEFAULT_MAX_REPEATS, metadata=NOT_CONFIG)
 
     def config(self) -> dict[str, Any]:
         return fields_config(self, prompt="bundled prose, greedy")
@@ -104,8 +103,8 @@ class TTFT(FieldsConfig):
     kinds: tuple[str, ...] = ("short", "long")
     repeat: int = 5
     long_tokens: int = 4096
-    precision: float | None = field(default=None, metadata=_NOT_CONFIG)
-    max_repeats: int = field(default=DEFAULT_MAX_REPEATS, metadata=_NOT_CONFIG)
+    precision: float | None = field(default=None, metadata=NOT_CONFIG)
+    max_repeats: int = field(default=DEFAULT_MAX_REPEATS, metadata=NOT_CONFIG)
 
     def planned_requests(self, max_model_len: int) -> int:
         return 1 + len(self.kinds) * most_repeats(self.repeat, self.precision, self.max_repeats)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
+from dyno.bench.precision import DEFAULT_MAX_REPEATS, most_repeats, repeat
 from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioOutcome, ScenarioSummary, keep
-from dyno.bench.scenarios.config import fields_config
+from dyno.bench.scenarios.config import NOT_CONFIG, fields_config
 from dyno.bench.stats import summarize
 from dyno.client import RequestRecord, derive
 from dyno.metrics import Scrape
@@ -32,6 +33,10 @@ class Objective:
     repeats: int = 3
     prompts_per_type: int = 1
     max_tokens: int = 128
+    # tune --precision: repeat until the objective's 95% interval is this close (relative); how long
+    # to measure, not what is measured, so it is left out of the config runs are compared by.
+    precision: float | None = field(default=None, metadata=NOT_CONFIG)
+    max_repeats: int = field(default=DEFAULT_MAX_REPEATS, metadata=NOT_CONFIG)
 
     def config(self) -> dict[str, Any]:
         objective = "decode_tok_s@1" if self.concurrency == 1 else f"aggregate_tok_s@{self.concurrency}"
@@ -41,12 +46,16 @@ class Objective:
         return len(self.contents) * self.prompts_per_type * self.concurrency
 
     def planned_requests(self, max_model_len: int) -> int:
-        return 1 + self.repeats * self._per_repeat()
+        return 1 + most_repeats(self.repeats, self.precision, self.max_repeats) * self._per_repeat()
 
     async def run(self, ctx: BenchContext) -> ScenarioOutcome:
         await ctx.generate(ctx.chat(CONTENT_TYPES["prose"][0], 8), scenario=self.name, label="warmup")
-        seq = 0
-        for r in range(self.repeats):
+        batches = len(self.contents) * self.prompts_per_type
+
+        async def one(r: int) -> float | None:
+            """Repeat r: every content type's prompts; its objective value (None: nothing usable)."""
+            seq = r * self._per_repeat()
+            mine: list[RequestRecord] = []
             for kind in self.contents:
                 prompts = CONTENT_TYPES[kind]
                 await ctx.scrape(self.name, f"before:{kind}:{r}")
@@ -57,10 +66,23 @@ class Objective:
                         ctx.generate(req, scenario=self.name, label=kind, seq=seq + j)
                         for j in range(self.concurrency)
                     ]
-                    await asyncio.gather(*batch)
+                    mine += await asyncio.gather(*batch)
                     seq += self.concurrency
                 await ctx.scrape(self.name, f"after:{kind}:{r}")
-        return ScenarioOutcome()
+            values = repeat_values(mine, self.concurrency, batches)
+            return values[0] if values else None
+
+        reached = await repeat(
+            one,
+            self.repeats,
+            self.precision,
+            self.max_repeats,
+            label="objective",
+            figure=self.config()["objective"],
+        )
+        if reached is None:
+            return ScenarioOutcome()
+        return ScenarioOutcome(notes=(reached.note(),), facts={"precision": [asdict(reached)]})
 
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
