@@ -136,6 +136,9 @@ def test_demo_end_to_end_is_stored_and_reported_as_printed(shared_models: Path, 
     assert out.returncode == 0, out.stderr + out.stdout[-2000:]
     assert "decode tok/s" in out.stdout and "vllm 0.32.0" in out.stdout
     assert "of ceiling" in out.stdout and "% of " in out.stdout  # the measured figure next to its ceiling
+    # The closing lines (stderr, beside "stored as run"): what this machine measured, on any CPU.
+    closing = " ".join(out.stderr.split())
+    assert "on this machine:" in closing and "measured: vLLM bfloat16 decode" in closing
     assert read_state(s) is None  # taken down afterwards
     with Store(s.db_path) as store:
         runs = store.list_runs()

@@ -6,7 +6,7 @@ import typer
 
 from dyno.bench import here
 from dyno.bench.demo import run_demo
-from dyno.cli._common import console, max_error_rate_option, settings
+from dyno.cli._common import err_console, max_error_rate_option, settings
 from dyno.cli._run import finish, measure
 from dyno.engine import profiles
 from dyno.report.terminal import print_here
@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
                 max_error_rate=max_error_rate,
             )
         )
-        if res.exit_code == 0:  # the closing lines: what this machine measured, and what is faster
-            print_here(here.advice(settings()), console)
+        if res.exit_code == 0:
+            # The closing lines, beside "stored as run N" on stderr: stdout stays the run's report,
+            # the same text `dyno report N` prints.
+            print_here(here.advice(settings()), err_console)
         tail = f"engine still up at {res.url} (`dyno down` to stop)" if res.kept_up else "engine stopped"
         finish(res, f"stored as run {res.run_id} in {settings().db_path}; {tail}")
