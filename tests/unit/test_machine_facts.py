@@ -22,10 +22,10 @@ from dyno.plan.roofline import (
     bandwidth_ceiling_tok_s,
     ceiling_inputs,
     ceiling_tok_s,
-    served_dtype,
 )
 from dyno.plan.weights import param_counts
 from dyno.recipe.from_plan import recipe_for
+from dyno.recipe.model import flag_value
 
 SMOLLM2 = "smollm2-135m-instruct"
 EPYC = "flags\t\t: fpu vme sse sse2 ssse3 fma avx avx2 bmi2\n"
@@ -98,7 +98,7 @@ def test_emulated_bf16_caps_decode_below_bandwidth_and_says_why() -> None:
 def test_float32_is_costed_at_four_bytes_and_its_own_matmul_rate() -> None:
     hw = cpu(EMULATED, native=False)
     bf16 = ceiling_inputs(hw, SMOLLM2)
-    fp32 = ceiling_inputs(hw, SMOLLM2, dtype=served_dtype(["vllm", "serve", "m", "--dtype", "float32"]))
+    fp32 = ceiling_inputs(hw, SMOLLM2, dtype="float32")
     assert bf16 is not None and fp32 is not None and fp32.dtype == "float32"
     bw16, bw32 = bandwidth_ceiling_tok_s(bf16, 100), bandwidth_ceiling_tok_s(fp32, 100)
     assert bw16 is not None and bw32 is not None
@@ -106,7 +106,9 @@ def test_float32_is_costed_at_four_bytes_and_its_own_matmul_rate() -> None:
     assert fp32.compute_tok_s is not None and bf16.compute_tok_s is not None
     assert fp32.compute_tok_s == pytest.approx(2.5 * bf16.compute_tok_s)
     assert ceiling_tok_s(fp32, 100) == pytest.approx(min(bw32, fp32.compute_tok_s))
-    assert served_dtype(["--dtype=float32"]) == "float32" and served_dtype(["--port", "1"]) is None
+    # the launch flags say the dtype as vLLM reads them: either spelling, the last one wins
+    assert flag_value(["--dtype=bfloat16", "--dtype", "float32"], "--dtype") == "float32"
+    assert flag_value(["--port", "1"], "--dtype") is None
 
 
 def test_a_gguf_on_llama_server_keeps_the_bandwidth_ceiling() -> None:

@@ -16,8 +16,8 @@ from dyno.catalog import get_hardware
 from dyno.catalog.cpu import CPU_ID
 from dyno.catalog.isa import cpu_model, missing_bf16
 from dyno.catalog.types import Hardware
-from dyno.plan.roofline import served_dtype
 from dyno.provenance import hardware
+from dyno.recipe.model import flag_value
 from dyno.settings import Settings
 from dyno.store import RunRow, Store
 
@@ -39,15 +39,12 @@ def _label(run: RunRow) -> str | None:
         return "llama-server"
     if run.engine != "vllm":
         return None
-    command = (run.launch_config or {}).get("command")
-    dtype = served_dtype(command if isinstance(command, list) else None) or "bfloat16"
-    return f"vLLM {'bfloat16' if dtype in ('auto', 'bfloat16', 'bf16') else dtype}"
+    dtype = flag_value(run.flags, "--dtype")
+    upcast = isinstance(dtype, str) and dtype not in ("auto", "bfloat16", "bf16")
+    return f"vLLM {dtype if upcast else 'bfloat16'}"
 
 
-def _figures(store: Store, run: RunRow) -> Served | None:
-    label = _label(run)
-    if label is None:
-        return None
+def _figures(store: Store, run: RunRow, label: str) -> Served | None:
     rep = summarize_run(store, run.id)
     decode = rep.scenario("decode")
     dec = [r.mean for r in decode.rows if r.metric == "decode_tok_s" and r.mean] if decode else []
@@ -76,7 +73,7 @@ def served_here(store: Store, model: str | None = None) -> list[Served]:
         label = _label(run)
         if label is None or label in seen:
             continue  # runs come newest first: the latest of each wins
-        if (got := _figures(store, run)) is not None:
+        if (got := _figures(store, run, label)) is not None:
             seen[label] = got
     order = ("vLLM bfloat16", "vLLM float32", "llama-server")
     return sorted(seen.values(), key=lambda s: order.index(s.label) if s.label in order else len(order))

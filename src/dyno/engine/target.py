@@ -33,8 +33,8 @@ from dyno.engine.net import is_this_machine
 from dyno.engine.state import EngineState, running_state
 from dyno.errors import EndpointError, UsageError
 from dyno.plan import CeilingInputs, ceiling_inputs
-from dyno.plan.roofline import served_dtype
 from dyno.provenance import RunProvenance
+from dyno.recipe.model import flag_value
 from dyno.settings import Settings
 
 
@@ -207,6 +207,12 @@ def ceiling_for(
     return ceiling_inputs(get_hardware(hw_id, cpu_cache=settings.cache_dir), model, quant, dtype)
 
 
+def _dtype(state: EngineState | None) -> str | None:
+    """The dtype the engine dyno launched serves at (`--dtype`), when its flags say."""
+    v = flag_value(state.command, "--dtype") if state else None
+    return v if isinstance(v, str) else None
+
+
 def _pick_model(spec: TargetSpec, url: str, served: list[ServedModel]) -> tuple[str | None, str | None]:
     ids = [m.id for m in served]
     if spec.model is None:
@@ -264,9 +270,7 @@ def probe(
         state,
         launched_here,
         ready_s,
-        ceiling_for(
-            settings, spec.hardware, url, model, quant, served_dtype(state.command if state else None)
-        ),
+        ceiling_for(settings, spec.hardware, url, model, quant, _dtype(state)),
         problem,
     )
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from dyno.catalog import find_model, get_quant
 from dyno.catalog.isa import missing_bf16
-from dyno.catalog.types import Hardware, MatmulRate, Model, QuantFormat, Variant
+from dyno.catalog.types import UPCAST_QUANT, Hardware, MatmulRate, Model, QuantFormat, Variant
 from dyno.plan.kv import KvDtype, kv_cache_bytes, kv_read_bytes
 from dyno.plan.weights import GB, param_counts, step_weight_bytes, weights_bytes
 
 # A served dtype (vLLM's --dtype) <-> the catalog weight format its bytes are costed at.
-DTYPE_QUANT = {"float32": "fp32", "bfloat16": "bf16"}
+DTYPE_QUANT = {"float32": UPCAST_QUANT, "bfloat16": "bf16"}
 QUANT_DTYPE = {q: d for d, q in DTYPE_QUANT.items()}
 
 # Prefill runs compute-bound matmuls; a well-tuned engine reaches roughly half
@@ -228,12 +228,6 @@ def max_context_that_fits(model: Model, free_gb: float, kv_dtype: KvDtype) -> in
     return lo
 
 
-def compute_bound_tok_s(hardware: Hardware, model: Model, dtype: str) -> float | None:
-    """One stream's decode bound from the measured matmul rate for `dtype` (None: not measured)."""
-    rate = hardware.matmul_rate(dtype)
-    return None if rate is None else 1 / rate.seconds(param_counts(model).active, 1)
-
-
 @dataclass(frozen=True)
 class CeilingInputs:
     """What a stored run keeps so its decode figures can be set against the roofline later.
@@ -307,17 +301,6 @@ class CeilingInputs:
         )
 
 
-def served_dtype(flags: tuple[str, ...] | list[str] | None) -> str | None:
-    """vLLM's --dtype from a launch command (`--dtype float32` or `--dtype=float32`)."""
-    toks = list(flags or ())
-    for i, tok in enumerate(toks):
-        if tok == "--dtype" and i + 1 < len(toks):
-            return toks[i + 1]
-        if tok.startswith("--dtype="):
-            return tok.split("=", 1)[1]
-    return None
-
-
 def ceiling_inputs(
     hardware: Hardware, model_ref: str, quant: str | None = None, dtype: str | None = None
 ) -> CeilingInputs | None:
@@ -338,7 +321,9 @@ def ceiling_inputs(
     unquantized = get_quant(variant.quant).kind == "none"
     if dtype in ("auto", None) or not unquantized:
         dtype = None  # a quantized (GGUF) variant runs its own kernels: no dtype bound is measured for it
-    compute = compute_bound_tok_s(hardware, model, dtype or "bfloat16") if unquantized else None
+    # the matmul bound only where this CPU's rate for the served dtype was measured
+    rate = measured_rate(hardware, get_quant(DTYPE_QUANT.get(dtype or "bfloat16", variant.quant)))
+    compute = 1 / rate.seconds(param_counts(model).active, 1) if unquantized and rate else None
     return CeilingInputs(
         hardware.id,
         hardware.memory_bandwidth_gb_s,

@@ -9,7 +9,7 @@ variable that holds one.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,6 +20,19 @@ ENGINE_NAMES = {"vllm": "vLLM", "llama.cpp": "llama.cpp", "ollama": "Ollama"}
 
 def engine_name(engine: str | None) -> str:
     return ENGINE_NAMES.get(engine or "", engine or "engine")
+
+
+def flag_value(flags: Sequence[str], name: str) -> str | bool | None:
+    """The value of `--name` in a flag list (True for a bare switch, None when absent; the last one
+    wins, as in vLLM's and llama-server's argument parsers)."""
+    value: str | bool | None = None
+    for i, tok in enumerate(flags):
+        if tok == name:
+            nxt = flags[i + 1] if i + 1 < len(flags) else None
+            value = nxt if nxt is not None and not nxt.startswith("--") else True
+        elif tok.startswith(name + "="):
+            value = tok.split("=", 1)[1]
+    return value
 
 
 @dataclass(frozen=True)
@@ -47,15 +60,7 @@ class Recipe:
 
     def flag(self, name: str) -> str | bool | None:
         """The value of `--name` (True for a bare switch, None when absent; last one wins)."""
-        value: str | bool | None = None
-        toks = self.flags
-        for i, tok in enumerate(toks):
-            if tok == name:
-                nxt = toks[i + 1] if i + 1 < len(toks) else None
-                value = nxt if nxt is not None and not nxt.startswith("--") else True
-            elif tok.startswith(name + "="):
-                value = tok.split("=", 1)[1]
-        return value
+        return flag_value(self.flags, name)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -15,8 +15,6 @@ from dyno.workloads.synthetic import exact_prompt
 
 MARGIN_TOKENS = 8  # room for the chat template's end-of-turn tokens
 
-# How long to repeat, not what is measured: left out of the stored config (runs still compare).
-
 
 def fixed_length_notes(reqs: list[RequestRecord]) -> list[str]:
     """Say so when a server ignored `ignore_eos` (decode lengths are then not what was asked)."""
