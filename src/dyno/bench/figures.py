@@ -34,6 +34,7 @@ FIGURES: dict[str, Figure] = {
     "per_request_tok_s": Figure("per-request tok/s", "tok/s", True),
     "queue_time_ms": Figure("queue time (server)", "ms", False),
     "cache_hit_rate": Figure("cache hit rate", ""),
+    "cache_hit_rate_bound": Figure("cache hit rate an unlimited cache serves", ""),
     "ttft_speedup": Figure("TTFT speedup", "x", True),
     "prompt_overhead_tok": Figure("prompt overhead", "tok", False),
     "valid_tool_calls": Figure("valid tool calls", "", True),

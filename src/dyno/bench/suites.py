@@ -26,6 +26,7 @@ from dyno.bench.scenarios import (
 from dyno.bench.slo import SLO
 from dyno.errors import UsageError
 from dyno.workloads.dataset import load_dataset
+from dyno.workloads.prefixes import SharedPrefixes
 from dyno.workloads.shapes import Lengths
 
 SUITES: dict[str, list[Scenario]] = {
@@ -113,18 +114,30 @@ class WorkloadKnobs:
     requests: int | None = None
     seed: int = 0
     max_concurrency: int | None = None
+    prefixes: SharedPrefixes | None = None
 
     @property
     def any(self) -> bool:
         return any(
             x is not None
-            for x in (self.input_tokens, self.output_tokens, self.dataset, self.duration_s, self.requests)
+            for x in (
+                self.input_tokens,
+                self.output_tokens,
+                self.dataset,
+                self.duration_s,
+                self.requests,
+                self.prefixes,
+            )
         ) or bool(self.rates)
 
 
 def workload(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Workload:
     """The Workload scenario for the knobs: a rate load when rates are given (concurrency then caps the
     requests in flight, as `vllm bench serve --max-concurrency` does), else sustained concurrency."""
+    if knobs.prefixes and knobs.dataset:
+        raise UsageError(
+            "--prefix-groups shares a prefix among synthetic prompts; a --dataset brings its own prompts"
+        )
     dataset = load_dataset(knobs.dataset) if knobs.dataset else None
     requests = knobs.requests if knobs.requests is not None or knobs.duration_s is not None else 64
     shape = Workload(
@@ -136,6 +149,7 @@ def workload(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Workl
         output_tokens=knobs.output_tokens,
         dataset=dataset,
         seed=knobs.seed,
+        prefixes=knobs.prefixes,
     )
     if not knobs.rates:
         return shape

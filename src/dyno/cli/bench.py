@@ -22,6 +22,7 @@ from dyno.cli._run import finish, measure
 from dyno.client import ClientConfig
 from dyno.engine.target import TargetSpec
 from dyno.report.show import Format
+from dyno.workloads.prefixes import SharedPrefixes
 from dyno.workloads.shapes import parse_lengths, parse_levels, parse_rates
 
 Suite = Enum("Suite", {name: name for name in suites.SUITES}, type=str)  # type: ignore[misc]
@@ -66,6 +67,15 @@ def register(app: typer.Typer) -> None:
         dataset: Path = typer.Option(
             None, "--dataset", help="Your prompts: JSONL with prompt or messages per line, or ShareGPT JSON."
         ),
+        prefix_groups: int = typer.Option(
+            None, "--prefix-groups", min=1, help="Open synthetic prompts with one of G shared prefixes."
+        ),
+        prefix_tokens: int = typer.Option(
+            512, "--prefix-tokens", min=1, help="Tokens of each shared prefix."
+        ),
+        prefix_zipf: float = typer.Option(
+            0.0, "--prefix-zipf", min=0.0, help="Skew of the groups drawn: 0 equal, 1 group k weighs 1/k."
+        ),
         rate: str = typer.Option(
             None, "--rate", help="Requests per second (open loop; comma list for a sweep); else sustained."
         ),
@@ -83,9 +93,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Benchmark an endpoint: decode, TTFT, prefill, concurrency, prefix cache, tools, speculation.
 
-        With any load knob (--input-tokens, --output-tokens, --dataset, --rate, --duration, --requests)
-        the run is one `workload` scenario: sustained --concurrency N (N requests always in flight), or
-        an open loop at --rate R; every request keeps its intended send time next to its send time.
+        With any load knob (--input-tokens, --output-tokens, --dataset, --rate, --duration, --requests,
+        --prefix-groups) the run is one `workload` scenario: sustained --concurrency N (N requests always
+        in flight), or an open loop at --rate R; every request keeps its intended send time next to its
+        send time. With --prefix-groups each prompt opens with one of G shared prefixes, then
+        --input-tokens of its own; the prefix-cache hit rate is measured beside what a cache could serve.
 
         Exit codes: 0 the run completed and no more than --max-error-rate of its measured requests
         failed; 1 it is partial or failed, or too many requests failed (the message groups them by
@@ -100,6 +112,7 @@ def register(app: typer.Typer) -> None:
             duration_s=duration,
             requests=requests,
             seed=seed,
+            prefixes=SharedPrefixes(prefix_groups, prefix_tokens, prefix_zipf) if prefix_groups else None,
         )
         suite_name, scenarios = suites.choose(
             suite.value,

@@ -132,23 +132,29 @@ class Endpoint:
         self, model: str, *, prompt: str | None = None, messages: list[dict[str, Any]] | None = None
     ) -> int | None:
         """Token count from vLLM's /tokenize (chat template applied for messages); None if absent."""
+        data = self._tokenize(model, prompt, messages)
+        count = data.get("count") if data else None
+        return int(count) if isinstance(count, int) else None
+
+    def token_ids(
+        self, model: str, *, prompt: str | None = None, messages: list[dict[str, Any]] | None = None
+    ) -> list[int] | None:
+        """The token ids /tokenize gives (template applied for messages); None if it gives none."""
+        data = self._tokenize(model, prompt, messages)
+        tokens = data.get("tokens") if data else None
+        return [int(t) for t in tokens] if isinstance(tokens, list) else None
+
+    def _tokenize(
+        self, model: str, prompt: str | None, messages: list[dict[str, Any]] | None
+    ) -> dict[str, Any] | None:
         body: dict[str, Any] = {"model": model}
         if messages is not None:
             body["messages"] = messages
             body["add_generation_prompt"] = True
         else:
             body["prompt"] = prompt or ""
-        try:
-            r = self._http.post("/tokenize", json=body)
-        except httpx.HTTPError:
-            return None
-        if r.status_code != 200:
-            return None
-        try:
-            count = r.json().get("count")
-        except ValueError:
-            return None
-        return int(count) if isinstance(count, int) else None
+        data = self.post_json_or_none("/tokenize", body)
+        return data if isinstance(data, dict) else None
 
     def metrics_text(self) -> str | None:
         """The Prometheus exposition text of /metrics; None when there is none."""

@@ -27,6 +27,10 @@ class PromptTokenizer(Protocol):
 
     async def count(self, text: str, *, chat: bool) -> int: ...
 
+    async def ids(self, text: str, *, chat: bool) -> list[int] | None:
+        """The token ids the server would see; None where only a count (or an estimate) is known."""
+        ...
+
 
 def as_messages(text: str) -> Messages:
     return [{"role": "user", "content": text}]
@@ -47,6 +51,10 @@ class ServerTokenizer:
             raise RuntimeError("the server's /tokenize stopped answering")
         return n
 
+    async def ids(self, text: str, *, chat: bool) -> list[int] | None:
+        kwargs: dict[str, Any] = {"messages": as_messages(text)} if chat else {"prompt": text}
+        return await asyncio.to_thread(self._ep.token_ids, self._model, **kwargs)
+
 
 class LocalTokenizer:
     method = "local tokenizer"
@@ -58,10 +66,13 @@ class LocalTokenizer:
         self._tok = AutoTokenizer.from_pretrained(str(folder))
 
     async def count(self, text: str, *, chat: bool) -> int:
+        return len(await self.ids(text, chat=chat))
+
+    async def ids(self, text: str, *, chat: bool) -> list[int]:
         if chat and getattr(self._tok, "chat_template", None):
             ids = self._tok.apply_chat_template(as_messages(text), tokenize=True, add_generation_prompt=True)
-            return len(ids["input_ids"] if isinstance(ids, dict) else ids)
-        return len(self._tok(text)["input_ids"])
+            return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+        return list(self._tok(text)["input_ids"])
 
 
 class EstimateTokenizer:
@@ -70,6 +81,9 @@ class EstimateTokenizer:
 
     async def count(self, text: str, *, chat: bool) -> int:
         return max(1, len(text) // 4) + (8 if chat else 0)
+
+    async def ids(self, text: str, *, chat: bool) -> list[int] | None:
+        return None
 
 
 async def pick_tokenizer(endpoint: Endpoint, model: str, model_root: str | None) -> PromptTokenizer:

@@ -30,7 +30,16 @@ from dyno.bench.scenarios.latency import fixed_length_notes
 from dyno.bench.slo import SLO, slo_rows
 from dyno.bench.stats import summarize
 from dyno.client import GenRequest, RequestRecord, derive
+from dyno.metrics.prom import Scrape
+from dyno.metrics.vllm import prefix_cache_delta
 from dyno.workloads.dataset import Dataset
+from dyno.workloads.prefixes import (
+    DEFAULT_BLOCK_TOKENS,
+    PrefixPlan,
+    SharedPrefixes,
+    plan_prefixes,
+    theoretical_hits,
+)
 from dyno.workloads.shapes import Lengths
 from dyno.workloads.synthetic import calibrated_prompt
 
@@ -56,6 +65,7 @@ class Workload:
     seed: int = 0
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     warmup: int = 1
+    prefixes: SharedPrefixes | None = None  # synthetic prompts open with one of G shared prefixes
     slo: tuple[str, ...] = ()  # judged per level; kept in the facts, not the config: it judges, not loads
 
     def config(self) -> dict[str, Any]:
@@ -72,6 +82,7 @@ class Workload:
             "arrival": self.arrival if self.mode == "rate" else None,
             "seed": self.seed,
             "max_concurrency": self.max_concurrency if self.mode == "rate" else None,
+            **({"prefixes": self.prefixes.spec()} if self.prefixes else {}),
         }
 
     def _count(self, level: float) -> int:
@@ -84,8 +95,13 @@ class Workload:
     def planned_requests(self, max_model_len: int) -> int:
         return self.warmup + sum(self._count(lv) for lv in self.levels)
 
-    async def make_requests(self, ctx: BenchContext, n: int, rng: random.Random) -> list[GenRequest]:
-        """`n` requests, drawn from the seeded generator: prompts and output lengths."""
+    async def make_requests(
+        self, ctx: BenchContext, n: int, rng: random.Random, prefixes: PrefixPlan | None = None
+    ) -> list[GenRequest]:
+        """`n` requests, drawn from the seeded generator: prompts and output lengths; with shared
+        prefixes, each synthetic prompt is one of them, then `input_tokens` of its own."""
+        if self.prefixes and prefixes is None:
+            prefixes = await plan_prefixes(ctx.tokenizer, self.prefixes, ctx.salt())
         out_len = self.output_tokens or (None if self.dataset else DEFAULT_OUTPUT)
         reqs = []
         items = list(self.dataset.items) if self.dataset else []
@@ -106,7 +122,10 @@ class Workload:
                     reqs.append(GenRequest(ctx.model, item.messages, **common))
                 continue
             want = (self.input_tokens or Lengths("fixed", 128)).draw(rng)
-            text = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt())
+            if prefixes is not None:
+                text = await prefixes.text(ctx.tokenizer, want, salt=ctx.salt(), rng=rng)
+            else:
+                text = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt())
             reqs.append(ctx.chat(text, max_tokens or DEFAULT_OUTPUT.upper, fixed=True))
         return reqs
 
@@ -122,12 +141,22 @@ class Workload:
     async def run(self, ctx: BenchContext) -> ScenarioOutcome:
         rng = random.Random(self.seed)
         notes: list[str] = []
+        plan = await plan_prefixes(ctx.tokenizer, self.prefixes, ctx.salt()) if self.prefixes else None
+        order: list[tuple[str, int, int]] = []  # (label, seq, prefix group), in send order
+
+        def drawn(label: str, n: int) -> None:
+            if plan is not None:
+                order.extend((label, i, g) for i, g in enumerate(plan.drawn[-n:]))
+
         if self.warmup:
-            for r in await self.make_requests(ctx, self.warmup, random.Random(self.seed - 1)):
-                await ctx.generate(r, scenario=self.name, label="warmup")
+            warm = await self.make_requests(ctx, self.warmup, random.Random(self.seed - 1), plan)
+            drawn("warmup", len(warm))
+            for i, r in enumerate(warm):
+                await ctx.generate(r, scenario=self.name, label="warmup", seq=i)
         for level in self.levels:
             label = level_label(self.mode, level)
-            reqs = await self.make_requests(ctx, self._count(level), rng)
+            reqs = await self.make_requests(ctx, self._count(level), rng, plan)
+            drawn(label, len(reqs))
             jobs = self._jobs(reqs, label, level, rng)
             slots = int(level) if self.mode == "concurrent" else self.max_concurrency
             if ctx.workers <= 1:
@@ -139,7 +168,12 @@ class Workload:
             notes.append(
                 f"prompt lengths are estimates ({ctx.tokenizer.method}); the server's counts are stored"
             )
-        return ScenarioOutcome(notes=tuple(notes), facts={"slo": list(self.slo)} if self.slo else {})
+        facts: dict[str, Any] = {"slo": list(self.slo)} if self.slo else {}
+        if plan is not None:
+            facts["prefixes"] = plan.facts(order)
+            if not plan.exact:
+                notes.append("shared prefix lengths are estimates: the server gave no token ids")
+        return ScenarioOutcome(notes=tuple(notes), facts=facts)
 
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
@@ -152,12 +186,62 @@ class Workload:
                 sustained = int(label[1:]) if label.startswith("c") else None  # a rate level has no target
                 rows += slo_rows(data.name, label, every, slo, sustained=sustained)
         notes = fixed_length_notes(data.requests)
+        if data.facts.get("prefixes"):
+            prefix_rows, prefix_notes = prefix_cache_rows(data)
+            rows += prefix_rows
+            notes += prefix_notes
         if slo is not None:
             notes.append(
                 f"SLO {slo.text}: a sustained level is judged over its steady window (>= 95% of its "
                 "streams in flight; ramp-up and drain excluded), a rate level over every request"
             )
         return ScenarioSummary(rows, notes)
+
+
+def block_tokens(scrapes: dict[str, Scrape]) -> int | None:
+    """The KV block size the server reports (vLLM's cache_config_info); None when it does not say."""
+    for scrape in scrapes.values():
+        sizes = scrape.by_label("vllm:cache_config_info", "block_size")
+        if sizes:
+            return int(next(iter(sizes)))
+    return None
+
+
+def prefix_cache_rows(data: ScenarioData) -> tuple[list[ResultRow], list[str]]:
+    """Per level: the prefix-cache hit rate the counters measured beside what an unlimited cache
+    would serve of the same prompts, and a note that names the gap."""
+    facts = data.facts["prefixes"]
+    block = block_tokens(data.scrapes)
+    prompts = {(r.label, r.seq): r.prompt_tokens for r in data.requests if r.prompt_tokens}
+    bound = theoretical_hits(facts, prompts, block or DEFAULT_BLOCK_TOKENS)
+    rows: list[ResultRow] = []
+    notes = [
+        f"shared prefixes: {facts['groups']} of {facts['tokens']} tokens (zipf {facts['zipf']:g}); "
+        f"an unlimited cache of {block or DEFAULT_BLOCK_TOKENS}-token blocks"
+        + ("" if block else " (assumed: the server does not say its block size)")
+        + " is the bound each level's measured hit rate is set against"
+    ]
+    for label, b in bound.items():
+        if label == "warmup":
+            continue
+        before, after = data.scrapes.get(f"before:{label}"), data.scrapes.get(f"after:{label}")
+        d = prefix_cache_delta(before, after) if before and after else None
+        rows += keep(
+            ResultRow.scalar(data.name, label, "cache_hit_rate_bound", b.hit_rate, n=b.queries),
+            ResultRow.scalar(
+                data.name, label, "cache_hit_rate", d.hit_rate if d else None, n=int(d.queries) if d else 1
+            ),
+        )
+        if d is None or d.hit_rate is None or b.hit_rate is None:
+            notes.append(f"{label}: no prefix-cache counters on /metrics, so the hit rate is not measured")
+        elif d.hit_rate < 0.8 * b.hit_rate:
+            notes.append(
+                f"{label}: the cache served {d.hit_rate:.0%} of prompt tokens where "
+                f"{b.hit_rate:.0%} could be: "
+                "prefix caching off, the KV cache too small to hold every prefix (evicting), or concurrent "
+                "requests of a group prefilling before its first one was cached"
+            )
+    return rows, notes
 
 
 def load_rows(
