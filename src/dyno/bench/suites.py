@@ -23,10 +23,12 @@ from dyno.bench.scenarios import (
     ToolCall,
     Workload,
 )
+from dyno.bench.scenarios.sessions import Sessions
 from dyno.bench.slo import SLO
 from dyno.errors import UsageError
 from dyno.workloads.dataset import load_dataset
 from dyno.workloads.prefixes import SharedPrefixes
+from dyno.workloads.sessions import SessionSpec
 from dyno.workloads.shapes import Lengths
 
 SUITES: dict[str, list[Scenario]] = {
@@ -115,6 +117,9 @@ class WorkloadKnobs:
     seed: int = 0
     max_concurrency: int | None = None
     prefixes: SharedPrefixes | None = None
+    sessions: int | None = None  # users, each a growing conversation (bench/scenarios/sessions.py)
+    turns: Lengths | None = None
+    think_time_s: float | None = None
 
     @property
     def any(self) -> bool:
@@ -127,8 +132,47 @@ class WorkloadKnobs:
                 self.duration_s,
                 self.requests,
                 self.prefixes,
+                self.sessions,
+                self.turns,
+                self.think_time_s,
             )
         ) or bool(self.rates)
+
+
+def sessions(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Sessions:
+    """The Sessions scenario: --sessions users at once, each through --turns turns."""
+    if knobs.sessions is None:
+        raise UsageError("--turns and --think-time shape sessions: add --sessions N (the users at once)")
+    for given, flag in (
+        (concurrency, "--concurrency"),
+        (knobs.requests, "--requests"),
+        (knobs.duration_s, "--duration"),
+        (knobs.max_concurrency, "--max-concurrency"),
+    ):
+        if given is not None:
+            raise UsageError(
+                f"{flag} does not apply to --sessions: the users are the concurrency, and each "
+                "runs its --turns"
+            )
+    if len(knobs.rates) > 1:
+        raise UsageError("--rate with --sessions takes one user-centric rate (turns per second), not a list")
+    spec = SessionSpec(
+        knobs.sessions,
+        knobs.turns,
+        knobs.think_time_s or 0.0,
+        knobs.rates[0] if knobs.rates else None,
+    )
+    dataset = load_dataset(knobs.dataset) if knobs.dataset else None
+    if dataset is not None and knobs.input_tokens is not None:
+        raise UsageError("--input-tokens sizes synthetic user turns; a --dataset brings its own")
+    return Sessions(
+        spec=spec,
+        input_tokens=knobs.input_tokens,
+        output_tokens=knobs.output_tokens,
+        dataset=dataset,
+        prefixes=knobs.prefixes,
+        seed=knobs.seed,
+    )
 
 
 def workload(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Workload:
@@ -184,8 +228,13 @@ def choose(
             raise UsageError(
                 "--precision repeats decode and ttft; a load runs for its --requests or --duration"
             )
-        name = "workload"
-        chosen: list[Scenario] = [workload(knobs, concurrency)]
+        session_knobs = (knobs.sessions, knobs.turns, knobs.think_time_s)
+        if any(x is not None for x in session_knobs):
+            name = "sessions"
+            chosen: list[Scenario] = [sessions(knobs, concurrency)]
+        else:
+            name = "workload"
+            chosen = [workload(knobs, concurrency)]
     else:
         name, chosen = suite, select(suite, names, repeat, concurrency, precision, max_repeats)
     if slo is None:

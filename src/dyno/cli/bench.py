@@ -76,8 +76,20 @@ def register(app: typer.Typer) -> None:
         prefix_zipf: float = typer.Option(
             0.0, "--prefix-zipf", min=0.0, help="Skew of the groups drawn: 0 equal, 1 group k weighs 1/k."
         ),
+        sessions: int = typer.Option(
+            None, "--sessions", min=1, help="Users at once, each a conversation that grows with the replies."
+        ),
+        turns: str = typer.Option(
+            None, "--turns", help="User turns per session: N or a distribution (default 4)."
+        ),
+        think_time: float = typer.Option(
+            None, "--think-time", min=0.0, help="Seconds a user waits after a reply before the next turn."
+        ),
         rate: str = typer.Option(
-            None, "--rate", help="Requests per second (open loop; comma list for a sweep); else sustained."
+            None,
+            "--rate",
+            help="Requests per second (open loop; comma list for a sweep); with --sessions, turns per "
+            "second over all users (each user's gap: sessions / rate).",
         ),
         arrival: Arrival = typer.Option(Arrival.poisson, "--arrival", help="Arrival process for --rate."),
         duration: float = typer.Option(None, "--duration", min=0.1, help="Seconds per load level."),
@@ -99,6 +111,10 @@ def register(app: typer.Typer) -> None:
         send time. With --prefix-groups each prompt opens with one of G shared prefixes, then
         --input-tokens of its own; the prefix-cache hit rate is measured beside what a cache could serve.
 
+        With --sessions N the run is one `sessions` scenario: N users at once, each through --turns
+        turns whose history carries the server's real replies, paced by --think-time or a
+        user-centric --rate; TTFT, prompt and cached tokens are reported per turn.
+
         Exit codes: 0 the run completed and no more than --max-error-rate of its measured requests
         failed; 1 it is partial or failed, or too many requests failed (the message groups them by
         kind); 2 bad input; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
@@ -113,6 +129,9 @@ def register(app: typer.Typer) -> None:
             requests=requests,
             seed=seed,
             prefixes=SharedPrefixes(prefix_groups, prefix_tokens, prefix_zipf) if prefix_groups else None,
+            sessions=sessions,
+            turns=parse_lengths(turns, "--turns") if turns else None,
+            think_time_s=think_time,
         )
         suite_name, scenarios = suites.choose(
             suite.value,

@@ -159,6 +159,9 @@ class RequestRecord:
     prompt_tokens: int | None = None
     output_tokens: int | None = None  # usage.completion_tokens
     reasoning_tokens: int | None = None
+    # usage.prompt_tokens_details.cached_tokens: prompt tokens the server's prefix cache served
+    # (vLLM gives it with --enable-prompt-tokens-details); None when it did not say
+    cached_tokens: int | None = None
     output_text: str = ""
     reasoning_text: str = ""
     tool_calls: tuple[dict[str, Any], ...] = ()

@@ -56,6 +56,7 @@ class _StreamState:
         self.prompt_tokens: int | None = None
         self.output_tokens: int | None = None
         self.reasoning_tokens: int | None = None
+        self.cached_tokens: int | None = None
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.tools: dict[int, dict[str, Any]] = {}
@@ -106,6 +107,9 @@ class _StreamState:
             details = usage.get("completion_tokens_details") or {}
             if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
                 self.reasoning_tokens = details["reasoning_tokens"]
+            prompt_details = usage.get("prompt_tokens_details") or {}
+            if isinstance(prompt_details, dict) and isinstance(prompt_details.get("cached_tokens"), int):
+                self.cached_tokens = prompt_details["cached_tokens"]
         for choice in p.get("choices") or []:
             if choice.get("index", 0) != 0:
                 continue
@@ -470,6 +474,7 @@ class StreamClient(BaseClient):
             prompt_tokens=st.prompt_tokens,
             output_tokens=st.output_tokens,
             reasoning_tokens=st.reasoning_tokens,
+            cached_tokens=st.cached_tokens,
             tool_calls=tuple(st.tools[i] for i in sorted(st.tools)),
             finish_reason=st.finish_reason,
             server_timing=st.server_timing,

@@ -38,6 +38,8 @@ DEFAULT_PROFILE = "smollm2"
 #   SmolLM2 tokens, far more than the 2048-token context needs.
 # --enable-per-request-metrics: each response carries the engine's own timing of
 #   it (queue time, first token), so dyno can report its client overhead.
+# --enable-prompt-tokens-details: each usage says how many prompt tokens the prefix
+#   cache served (cached_tokens), which sessions report per turn.
 CPU_FLAGS = (
     "--enforce-eager",
     "--max-model-len",
@@ -45,6 +47,7 @@ CPU_FLAGS = (
     "--kv-cache-memory-bytes",
     "1G",
     "--enable-per-request-metrics",
+    "--enable-prompt-tokens-details",
 )
 # Usage stats would phone home; dyno never asks an engine to.
 PRIVATE_ENV = (("VLLM_NO_USAGE_STATS", "1"), ("DO_NOT_TRACK", "1"))

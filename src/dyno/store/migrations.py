@@ -182,6 +182,11 @@ def m006_tune_trials(db: sqlite3.Connection) -> None:
     )
 
 
+def m007_cached_tokens(db: sqlite3.Connection) -> None:
+    """Each request's prompt tokens its server's prefix cache served (usage.prompt_tokens_details)."""
+    db.execute("ALTER TABLE requests ADD COLUMN cached_tokens INTEGER")
+
+
 MIGRATIONS: list[Migration] = [
     ("m001_initial", m001_initial),
     ("m002_scenarios_and_scrapes", m002_scenarios_and_scrapes),
@@ -189,4 +194,5 @@ MIGRATIONS: list[Migration] = [
     ("m004_checks_and_run_keys", m004_checks_and_run_keys),
     ("m005_intended_send_and_server_timing", m005_intended_send_and_server_timing),
     ("m006_tune_trials", m006_tune_trials),
+    ("m007_cached_tokens", m007_cached_tokens),
 ]

@@ -11,6 +11,10 @@ of {"conversations": [{"from": "human", "value": ...}, {"from": "gpt", ...}]};
 each conversation's first human turn is the prompt, and the first reply's
 length (characters / 4) becomes its output budget, as that tool does it.
 
+For sessions (`--sessions`), every user turn of a conversation is kept, each
+with the length of the reply that followed it as its budget; the recorded
+replies themselves are never sent: each turn carries the server's live ones.
+
 A file that does not parse is refused with the line (JSONL) or item (JSON)
 that broke it; nothing is sent.
 """
@@ -40,6 +44,24 @@ class DatasetItem:
     messages: tuple[dict[str, Any], ...] = ()  # chat form
     prompt: str | None = None  # completions form
     max_tokens: int | None = None  # the item's own output budget, when it has one
+    # The conversation as a session replays it: its system prompt and each user turn with the
+    # budget of the reply that followed it (recorded assistant turns are replaced by live replies).
+    system: str | None = None
+    turns: tuple[tuple[str, int | None], ...] = ()
+
+
+def _conversation(
+    turns: list[tuple[str, str]], default_budget: int | None
+) -> tuple[str | None, tuple[tuple[str, int | None], ...]]:
+    """(system prompt, user turns with their replies' budgets) from (role, text) pairs."""
+    system = next((text for role, text in turns if role == "system"), None)
+    out: list[tuple[str, int | None]] = []
+    for k, (role, text) in enumerate(turns):
+        if role != "user":
+            continue
+        reply = next((t for r, t in turns[k + 1 : k + 2] if r == "assistant"), None)
+        out.append((text, max(1, len(reply) // CHARS_PER_TOKEN) if reply else default_budget))
+    return system, tuple(out)
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,11 @@ def _jsonl_item(obj: Any, where: str) -> DatasetItem:
     if budget is not None and (not isinstance(budget, int) or budget < 1):
         raise UsageError(f"{where}: max_tokens must be a positive integer, not {budget!r}")
     if "messages" in obj:
-        return DatasetItem(messages=_messages(obj["messages"], where), max_tokens=budget)
+        messages = _messages(obj["messages"], where)
+        system, turns = _conversation([(m["role"], m["content"]) for m in messages], budget)
+        if budget is not None:  # the line's own budget holds for every turn
+            turns = tuple((text, budget) for text, _ in turns)
+        return DatasetItem(messages=messages, max_tokens=budget, system=system, turns=turns)
     if isinstance(obj.get("prompt"), str) and obj["prompt"]:
         return DatasetItem(prompt=obj["prompt"], max_tokens=budget)
     raise UsageError(f"{where}: needs a non-empty string `prompt` or a `messages` list")
@@ -94,7 +120,13 @@ def _sharegpt(doc: Any, path: Path) -> list[DatasetItem]:
         budget = None
         if reply is not None and isinstance(reply.get("value"), str):
             budget = max(1, len(reply["value"]) // CHARS_PER_TOKEN)
-        items.append(DatasetItem(messages=({"role": "user", "content": prompt},), max_tokens=budget))
+        pairs = [(SHAREGPT_ROLES.get(_from(t), ""), t.get("value")) for t in turns if isinstance(t, dict)]
+        system, conv = _conversation([(r, v) for r, v in pairs if isinstance(v, str) and v], None)
+        items.append(
+            DatasetItem(
+                messages=({"role": "user", "content": prompt},), max_tokens=budget, system=system, turns=conv
+            )
+        )
     return items
 
 

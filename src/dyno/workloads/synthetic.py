@@ -31,6 +31,10 @@ class PromptTokenizer(Protocol):
         """The token ids the server would see; None where only a count (or an estimate) is known."""
         ...
 
+    async def chat_ids(self, messages: Messages) -> list[int] | None:
+        """The ids of a whole conversation, chat template and generation prompt included."""
+        ...
+
 
 def as_messages(text: str) -> Messages:
     return [{"role": "user", "content": text}]
@@ -52,8 +56,12 @@ class ServerTokenizer:
         return n
 
     async def ids(self, text: str, *, chat: bool) -> list[int] | None:
-        kwargs: dict[str, Any] = {"messages": as_messages(text)} if chat else {"prompt": text}
-        return await asyncio.to_thread(self._ep.token_ids, self._model, **kwargs)
+        if chat:
+            return await self.chat_ids(as_messages(text))
+        return await asyncio.to_thread(self._ep.token_ids, self._model, prompt=text)
+
+    async def chat_ids(self, messages: Messages) -> list[int] | None:
+        return await asyncio.to_thread(self._ep.token_ids, self._model, messages=messages)
 
 
 class LocalTokenizer:
@@ -70,9 +78,14 @@ class LocalTokenizer:
 
     async def ids(self, text: str, *, chat: bool) -> list[int]:
         if chat and getattr(self._tok, "chat_template", None):
-            ids = self._tok.apply_chat_template(as_messages(text), tokenize=True, add_generation_prompt=True)
-            return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+            return await self.chat_ids(as_messages(text))
         return list(self._tok(text)["input_ids"])
+
+    async def chat_ids(self, messages: Messages) -> list[int]:
+        if not getattr(self._tok, "chat_template", None):
+            return list(self._tok(" ".join(str(m.get("content", "")) for m in messages))["input_ids"])
+        ids = self._tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+        return list(ids["input_ids"] if isinstance(ids, dict) else ids)
 
 
 class EstimateTokenizer:
@@ -83,6 +96,9 @@ class EstimateTokenizer:
         return max(1, len(text) // 4) + (8 if chat else 0)
 
     async def ids(self, text: str, *, chat: bool) -> list[int] | None:
+        return None
+
+    async def chat_ids(self, messages: Messages) -> list[int] | None:
         return None
 
 

@@ -7,11 +7,23 @@ from dyno.bench.scenarios.latency import TTFT, Decode, Prefill
 from dyno.bench.scenarios.load import Concurrency
 from dyno.bench.scenarios.objective import Objective
 from dyno.bench.scenarios.sanity import Sanity
+from dyno.bench.scenarios.sessions import Sessions
 from dyno.bench.scenarios.workload import Workload
 
 SCENARIOS: dict[str, type[Scenario]] = {
     c.name: c
-    for c in (Sanity, Decode, TTFT, Prefill, Concurrency, PrefixCache, ToolCall, SpecDecode, Workload)
+    for c in (
+        Sanity,
+        Decode,
+        TTFT,
+        Prefill,
+        Concurrency,
+        PrefixCache,
+        ToolCall,
+        SpecDecode,
+        Workload,
+        Sessions,
+    )
 }
 
 __all__ = [
@@ -23,6 +35,7 @@ __all__ = [
     "Prefill",
     "PrefixCache",
     "Sanity",
+    "Sessions",
     "SpecDecode",
     "ToolCall",
     "Workload",

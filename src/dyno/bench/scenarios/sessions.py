@@ -1,0 +1,298 @@
+"""Sessions: concurrent users in conversations that grow with the server's real replies.
+
+Each user's turns go out one after another (a turn needs the reply before it); the users run at
+once. Every turn is stored as a request labelled by its turn (`t1`, `t2`, ...) with its session
+as `seq`, so per-turn figures are read straight from the stored rows: TTFT, prompt tokens and
+the prompt tokens the server's cache served (`usage.prompt_tokens_details.cached_tokens`),
+beside what an unlimited prefix cache could have served (workloads/sessions.py). The whole
+load is also summarised as one level (`all`), with session durations and the prefix-cache
+counters' deltas.
+
+Prompts and budgets are drawn before anything is sent, from the seed, so two runs of one
+seed send the same user turns (the replies are the server's, so the histories are only as
+equal as its outputs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from dyno.bench.execute import sleep_until_ns
+from dyno.bench.scenario import (
+    START_MARGIN_NS,
+    BenchContext,
+    ResultRow,
+    ScenarioData,
+    ScenarioOutcome,
+    ScenarioSummary,
+    keep,
+)
+from dyno.bench.scenarios.latency import fixed_length_notes
+from dyno.bench.scenarios.workload import block_tokens, load_rows
+from dyno.bench.stats import summarize
+from dyno.client import GenRequest, RequestRecord, derive
+from dyno.metrics.vllm import prefix_cache_delta
+from dyno.workloads.dataset import Dataset
+from dyno.workloads.prefixes import DEFAULT_BLOCK_TOKENS, SharedPrefixes, cacheable_tokens, plan_prefixes
+from dyno.workloads.sessions import Sent, SessionSpec, fits, shared_tokens
+from dyno.workloads.shapes import Lengths
+from dyno.workloads.synthetic import calibrated_prompt
+
+DEFAULT_TURNS = Lengths("fixed", 4)
+DEFAULT_TURN_TOKENS = Lengths("fixed", 64)
+DEFAULT_REPLY_TOKENS = Lengths("fixed", 32)
+
+
+@dataclass(frozen=True)
+class _Turn:
+    text: str
+    max_tokens: int
+    want_tokens: int  # the user turn's own length, for deciding whether it still fits
+
+
+@dataclass(frozen=True)
+class _Plan:
+    system: str | None
+    turns: tuple[_Turn, ...]
+
+
+@dataclass
+class _Tally:
+    ended_at_context: list[int] = field(default_factory=list)  # sessions cut short: the history filled it
+    failed: list[int] = field(default_factory=list)  # sessions ended by a failed turn
+
+
+def turn_label(k: int) -> str:
+    return f"t{k + 1}"
+
+
+@dataclass(frozen=True)
+class Sessions:
+    name: ClassVar[str] = "sessions"
+    spec: SessionSpec = field(default_factory=lambda: SessionSpec(4))
+    input_tokens: Lengths | None = None  # each synthetic user turn's own text
+    output_tokens: Lengths | None = None  # None: a dataset turn's own budget, else DEFAULT_REPLY_TOKENS
+    dataset: Dataset | None = field(default=None, compare=False)
+    prefixes: SharedPrefixes | None = None  # the system prompt: one of G shared ones
+    seed: int = 0
+    warmup: int = 1
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "mode": "sessions",
+            **self.spec.spec(),
+            "input_tokens": self.input_tokens.spec() if self.input_tokens else None,
+            "output_tokens": self.output_tokens.spec() if self.output_tokens else None,
+            "dataset": None
+            if self.dataset is None
+            else {"path": self.dataset.path, "format": self.dataset.format, "items": len(self.dataset.items)},
+            "seed": self.seed,
+            **({"prefixes": self.prefixes.spec()} if self.prefixes else {}),
+        }
+
+    def planned_requests(self, max_model_len: int) -> int:
+        turns = self.spec.turns or DEFAULT_TURNS
+        return self.warmup + self.spec.sessions * turns.upper
+
+    async def _plans(self, ctx: BenchContext) -> list[_Plan]:
+        """Every session's system prompt and user turns, drawn from the seed before the load."""
+        rng = random.Random(self.seed)
+        out_len = self.output_tokens or (None if self.dataset else DEFAULT_REPLY_TOKENS)
+        prefixes = await plan_prefixes(ctx.tokenizer, self.prefixes, ctx.salt()) if self.prefixes else None
+        items = list(self.dataset.items) if self.dataset else []
+        rng.shuffle(items)
+        plans = []
+        for s in range(self.spec.sessions):
+            system = prefixes.texts[self.prefixes.draw(rng)] if prefixes and self.prefixes else None
+            if items:
+                item = items[s % len(items)]
+                given = item.turns or tuple((str(m["content"]), item.max_tokens) for m in item.messages[-1:])
+                n = min(len(given), self.spec.turns.draw(rng)) if self.spec.turns else len(given)
+                turns = tuple(
+                    _Turn(
+                        text,
+                        out_len.draw(rng) if out_len else (budget or DEFAULT_REPLY_TOKENS.upper),
+                        len(text) // 4,
+                    )
+                    for text, budget in given[:n]
+                )
+                plans.append(_Plan(item.system or system, turns))
+                continue
+            n = (self.spec.turns or DEFAULT_TURNS).draw(rng)
+            synthetic = []
+            for _ in range(n):
+                want = (self.input_tokens or DEFAULT_TURN_TOKENS).draw(rng)
+                text = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt(), chat=False)
+                synthetic.append(_Turn(text, (out_len or DEFAULT_REPLY_TOKENS).draw(rng), want))
+            plans.append(_Plan(system, tuple(synthetic)))
+        return plans
+
+    async def _session(
+        self, ctx: BenchContext, s: int, plan: _Plan, t0_ns: int, tally: _Tally
+    ) -> list[tuple[list[dict[str, Any]], RequestRecord]]:
+        """One user's turns, each with the conversation it sent (the stored record keeps no prompt)."""
+        history: list[dict[str, Any]] = [{"role": "system", "content": plan.system}] if plan.system else []
+        fixed = self.output_tokens is not None or self.dataset is None
+        done: list[RequestRecord] = []
+        sent: list[tuple[list[dict[str, Any]], RequestRecord]] = []
+        intended: int | None = None
+        for k, turn in enumerate(plan.turns):
+            if done and not fits(
+                done[-1].prompt_tokens or 0,
+                done[-1].output_tokens or 0,
+                turn.want_tokens,
+                turn.max_tokens,
+                ctx.max_model_len,
+            ):
+                tally.ended_at_context.append(s)
+                break
+            slot = self.spec.slot_s(s, k)
+            if slot is not None:
+                intended = t0_ns + int(slot * 1e9)
+            elif k == 0:
+                intended = t0_ns
+            else:
+                intended = (done[-1].t_end_ns or time.perf_counter_ns()) + int(self.spec.think_time_s * 1e9)
+            await sleep_until_ns(intended)
+            history.append({"role": "user", "content": turn.text})
+            req = GenRequest(
+                ctx.model, tuple(history), max_tokens=turn.max_tokens, temperature=0.0, ignore_eos=fixed
+            )
+            rec = await ctx.generate(
+                req, scenario=self.name, label=turn_label(k), seq=s, intended_ns=intended
+            )
+            done.append(rec)
+            sent.append((list(history), rec))
+            if not rec.ok:
+                tally.failed.append(s)
+                break
+            history.append({"role": "assistant", "content": rec.output_text})
+        return sent
+
+    async def run(self, ctx: BenchContext) -> ScenarioOutcome:
+        plans = await self._plans(ctx)
+        for i in range(self.warmup):
+            text = await calibrated_prompt(ctx.tokenizer, 32, salt=ctx.salt())
+            await ctx.generate(ctx.chat(text, 8, fixed=True), scenario=self.name, label="warmup", seq=i)
+        await ctx.client.warm(min(self.spec.sessions, 64))
+        await ctx.scrape(self.name, "before:all")
+        tally = _Tally()
+        t0 = time.perf_counter_ns() + START_MARGIN_NS
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(self._session(ctx, s, p, t0, tally)) for s, p in enumerate(plans)]
+        await ctx.scrape(self.name, "after:all")
+        turns = [x for t in tasks for x in t.result()]
+        notes: list[str] = []
+        if tally.ended_at_context:
+            notes.append(
+                f"{len(tally.ended_at_context)} of {len(plans)} sessions ended early: their next turn and "
+                f"its reply would not fit the {ctx.max_model_len}-token context"
+            )
+        if tally.failed:
+            notes.append(f"{len(tally.failed)} sessions ended at a failed turn (its error is stored)")
+        facts: dict[str, Any] = {"sessions": len(plans), "turns_planned": [len(p.turns) for p in plans]}
+        shared = await _shared(ctx, turns)
+        if shared is None:
+            notes.append(
+                f"no cache bound: token ids are not known ({ctx.tokenizer.method}); "
+                "the server's counts are stored"
+            )
+        else:
+            facts["shared_tokens"] = shared
+        return ScenarioOutcome(notes=tuple(notes), facts=facts)
+
+    @staticmethod
+    def summarize(data: ScenarioData) -> ScenarioSummary:
+        return ScenarioSummary(*session_rows(data))
+
+
+async def _shared(
+    ctx: BenchContext, turns: list[tuple[list[dict[str, Any]], RequestRecord]]
+) -> list[list[Any]] | None:
+    """[label, session, shared tokens] per answered turn, from its whole conversation's token ids."""
+    answered = [(messages, r) for messages, r in turns if r.ok]
+    sent = []
+    for messages, r in answered:
+        ids = await ctx.tokenizer.chat_ids(messages)
+        if ids is None:
+            return None
+        sent.append(Sent(ids, r.output_tokens or 0, r.t_sent_ns, r.t_first_content_ns, r.t_end_ns))
+    shared = await asyncio.to_thread(shared_tokens, sent)
+    return [[r.label, r.seq, n] for (_, r), n in zip(answered, shared, strict=True)]
+
+
+def _turn_order(labels: list[str]) -> list[str]:
+    return sorted({x for x in labels if x.startswith("t") and x[1:].isdigit()}, key=lambda x: int(x[1:]))
+
+
+def session_rows(data: ScenarioData) -> tuple[list[ResultRow], list[str]]:
+    """Per turn: TTFT, prompt and cached tokens beside the bound; over the whole load: `all`."""
+    name = data.name
+    block = block_tokens(data.scrapes)
+    shared = {(str(lb), int(s)): int(n) for lb, s, n in data.facts.get("shared_tokens") or []}
+    answered = [r for r in data.requests if r.label != "warmup" and r.ok]
+    every = [r for r in data.requests if r.label != "warmup"]
+
+    def bound(r: RequestRecord) -> int | None:
+        n = shared.get((r.label, r.seq))
+        if n is None or not r.prompt_tokens:
+            return None
+        return cacheable_tokens(r.prompt_tokens, n, block or DEFAULT_BLOCK_TOKENS)
+
+    rows: list[ResultRow] = []
+    for label in _turn_order([r.label for r in answered]):
+        turn = [r for r in answered if r.label == label]
+        rows += keep(
+            ResultRow.of(name, label, "ttft_ms", summarize(derive.ttft_ms(r) for r in turn)),
+            ResultRow.of(name, label, "prompt_tokens", summarize(r.prompt_tokens for r in turn)),
+            ResultRow.of(name, label, "cached_tokens", summarize(r.cached_tokens for r in turn)),
+            ResultRow.of(name, label, "cached_tokens_bound", summarize(bound(r) for r in turn)),
+            ResultRow.of(name, label, "output_tokens", summarize(r.output_tokens for r in turn)),
+        )
+    rows += load_rows(name, "all", answered, every)
+    rows += keep(ResultRow.of(name, "all", "session_s", summarize(_durations(answered))))
+    notes = fixed_length_notes(data.requests)
+    before, after = data.scrapes.get("before:all"), data.scrapes.get("after:all")
+    d = prefix_cache_delta(before, after) if before and after else None
+    prompts = sum(r.prompt_tokens or 0 for r in answered)
+    bounds = [bound(r) for r in answered]
+    if shared and prompts and None not in bounds:
+        rows += keep(
+            ResultRow.scalar(
+                name, "all", "cache_hit_rate_bound", sum(b or 0 for b in bounds) / prompts, n=prompts
+            )
+        )
+        notes.append(
+            f"cache bound: what an unlimited cache of {block or DEFAULT_BLOCK_TOKENS}-token blocks"
+            + ("" if block else " (assumed: the server does not say its block size)")
+            + " could serve of each turn: the history it shares with requests already prefilled when it "
+            "was sent, and up to their replies"
+        )
+    if d is not None and d.hit_rate is not None:
+        rows += keep(ResultRow.scalar(name, "all", "cache_hit_rate", d.hit_rate, n=int(d.queries)))
+    if answered and all(r.cached_tokens is None for r in answered):
+        notes.append(
+            "cached tokens per turn: the server did not report them (vLLM: start it with "
+            "--enable-prompt-tokens-details)"
+        )
+    zero = [r for r in answered if r.prompt_tokens == 0]
+    if zero:
+        notes.append(
+            f"{len(zero)} turns came back with 0 prompt tokens in their usage: the server's count is wrong"
+        )
+    return rows, notes
+
+
+def _durations(reqs: list[RequestRecord]) -> list[float]:
+    """Each session's first turn sent -> last reply ended, in seconds."""
+    spans: dict[int, list[int]] = {}
+    for r in reqs:
+        if r.t_end_ns is None:
+            continue
+        lo, hi = spans.setdefault(r.seq, [r.t_sent_ns, r.t_end_ns])
+        spans[r.seq] = [min(lo, r.t_sent_ns), max(hi, r.t_end_ns)]
+    return [(hi - lo) / 1e9 for lo, hi in spans.values()]
