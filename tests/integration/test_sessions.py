@@ -173,3 +173,19 @@ def test_session_knobs_that_contradict_are_refused(knobs: dict[str, Any], messag
 
     with pytest.raises(UsageError, match=message):
         suites.choose("quick", None, None, None, suites.WorkloadKnobs(**knobs))
+
+
+def test_a_cache_too_small_for_the_histories_is_named_as_the_gap(
+    pacing_server: StartPacing, dyno_home: Path
+) -> None:
+    # Room for 2 blocks of 16 tokens: turn 2 of a user finds its history evicted.
+    srv = pacing_server(ttft_s=0.002, itl_s=0.001, prefix_cache_blocks=2, block_tokens=16)
+    sc = Sessions(
+        spec=SessionSpec(2, Lengths("fixed", 3)),
+        input_tokens=Lengths("fixed", 40),
+        output_tokens=Lengths("fixed", 8),
+    )
+    _, rows, notes = run(srv.url, sc)
+    bound = by_turn(rows, "cache_hit_rate_bound")["all"]
+    assert bound and bound > 0.3
+    assert any("could be" in n and "too small" in n for n in notes), notes

@@ -35,6 +35,7 @@ FIGURES: dict[str, Figure] = {
     "queue_time_ms": Figure("queue time (server)", "ms", False),
     "cache_hit_rate": Figure("cache hit rate", ""),
     "cache_hit_rate_bound": Figure("cache hit rate an unlimited cache serves", ""),
+    "cache_hit_rate_trace": Figure("cache hit rate of the trace (its own blocks, unlimited cache)", ""),
     "cached_tokens": Figure("cached prompt tokens (server usage)", "tok"),
     "cached_tokens_bound": Figure("cached tokens an unlimited cache serves", "tok"),
     "session_s": Figure("session duration", "s"),

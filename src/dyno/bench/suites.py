@@ -23,6 +23,7 @@ from dyno.bench.scenarios import (
     ToolCall,
     Workload,
 )
+from dyno.bench.scenarios.replay import Replay
 from dyno.bench.scenarios.sessions import Sessions
 from dyno.bench.slo import SLO
 from dyno.errors import UsageError
@@ -30,6 +31,7 @@ from dyno.workloads.dataset import load_dataset
 from dyno.workloads.prefixes import SharedPrefixes
 from dyno.workloads.sessions import SessionSpec
 from dyno.workloads.shapes import Lengths
+from dyno.workloads.traces import load_trace
 
 SUITES: dict[str, list[Scenario]] = {
     "demo": [
@@ -120,6 +122,10 @@ class WorkloadKnobs:
     sessions: int | None = None  # users, each a growing conversation (bench/scenarios/sessions.py)
     turns: Lengths | None = None
     think_time_s: float | None = None
+    trace: Path | None = None  # a request trace to replay (bench/scenarios/replay.py)
+    trace_format: str = "mooncake"
+    time_scale: float | None = None
+    length_scale: float | None = None
 
     @property
     def any(self) -> bool:
@@ -135,8 +141,43 @@ class WorkloadKnobs:
                 self.sessions,
                 self.turns,
                 self.think_time_s,
+                self.trace,
+                self.time_scale,
+                self.length_scale,
             )
         ) or bool(self.rates)
+
+
+def replay(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Replay:
+    """The Replay scenario: the trace's first --requests requests at its timestamps x --time-scale."""
+    if knobs.trace is None:
+        raise UsageError("--time-scale and --length-scale shape a trace replay: add --trace FILE")
+    for given, flag in (
+        (knobs.dataset, "--dataset"),
+        (knobs.input_tokens, "--input-tokens"),
+        (knobs.prefixes, "--prefix-groups"),
+        (knobs.sessions, "--sessions"),
+        (knobs.duration_s, "--duration"),
+        (knobs.rates or None, "--rate"),
+    ):
+        if given is not None:
+            raise UsageError(
+                f"{flag} does not apply to --trace: the trace brings its arrivals, lengths and prefixes "
+                "(--requests takes its first N, --output-tokens overrides its output lengths)"
+            )
+    if concurrency is not None and len(concurrency) > 1:
+        raise UsageError("--concurrency with --trace caps the requests in flight: give one number")
+    for value, flag in ((knobs.time_scale, "--time-scale"), (knobs.length_scale, "--length-scale")):
+        if value is not None and value <= 0:
+            raise UsageError(f"{flag} takes a factor > 0, not {value:g}")
+    cap = knobs.max_concurrency or (concurrency[0] if concurrency else None)
+    return Replay(
+        trace=load_trace(knobs.trace, knobs.trace_format, knobs.requests),
+        time_scale=knobs.time_scale or 1.0,
+        length_scale=knobs.length_scale or 1.0,
+        output_tokens=knobs.output_tokens,
+        **({"max_concurrency": cap} if cap else {}),
+    )
 
 
 def sessions(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Sessions:
@@ -229,9 +270,12 @@ def choose(
                 "--precision repeats decode and ttft; a load runs for its --requests or --duration"
             )
         session_knobs = (knobs.sessions, knobs.turns, knobs.think_time_s)
-        if any(x is not None for x in session_knobs):
+        if any(x is not None for x in (knobs.trace, knobs.time_scale, knobs.length_scale)):
+            name = "replay"
+            chosen: list[Scenario] = [replay(knobs, concurrency)]
+        elif any(x is not None for x in session_knobs):
             name = "sessions"
-            chosen: list[Scenario] = [sessions(knobs, concurrency)]
+            chosen = [sessions(knobs, concurrency)]
         else:
             name = "workload"
             chosen = [workload(knobs, concurrency)]

@@ -28,6 +28,10 @@ from dyno.workloads.shapes import parse_lengths, parse_levels, parse_rates
 Suite = Enum("Suite", {name: name for name in suites.SUITES}, type=str)  # type: ignore[misc]
 
 
+class TraceFormat(StrEnum):
+    mooncake = "mooncake"
+
+
 class Arrival(StrEnum):
     poisson = "poisson"
     constant = "constant"
@@ -85,6 +89,18 @@ def register(app: typer.Typer) -> None:
         think_time: float = typer.Option(
             None, "--think-time", min=0.0, help="Seconds a user waits after a reply before the next turn."
         ),
+        trace: Path = typer.Option(
+            None, "--trace", help="Replay a request trace (Mooncake JSONL): arrivals, lengths, shared blocks."
+        ),
+        trace_format: TraceFormat = typer.Option(
+            TraceFormat.mooncake, "--trace-format", help="The trace's format."
+        ),
+        time_scale: float = typer.Option(
+            None, "--time-scale", help="Stretch the trace's arrivals by this factor (2: half its rate)."
+        ),
+        length_scale: float = typer.Option(
+            None, "--length-scale", help="Scale the trace's prompts (and its blocks) by this factor."
+        ),
         rate: str = typer.Option(
             None,
             "--rate",
@@ -115,6 +131,11 @@ def register(app: typer.Typer) -> None:
         turns whose history carries the server's real replies, paced by --think-time or a
         user-centric --rate; TTFT, prompt and cached tokens are reported per turn.
 
+        With --trace FILE the run is one `replay` scenario: each request of a Mooncake trace (its first
+        --requests) sent at its timestamp x --time-scale, its prompt built so equal hash_ids are equal
+        token blocks (x --length-scale); the send-time error and the cache hit rate the trace allows
+        are reported beside the measured one.
+
         Exit codes: 0 the run completed and no more than --max-error-rate of its measured requests
         failed; 1 it is partial or failed, or too many requests failed (the message groups them by
         kind); 2 bad input; 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP).
@@ -132,6 +153,10 @@ def register(app: typer.Typer) -> None:
             sessions=sessions,
             turns=parse_lengths(turns, "--turns") if turns else None,
             think_time_s=think_time,
+            trace=trace,
+            trace_format=trace_format.value,
+            time_scale=time_scale,
+            length_scale=length_scale,
         )
         suite_name, scenarios = suites.choose(
             suite.value,

@@ -12,10 +12,13 @@ user turn. Two ways to pace a user:
 
 The cache bound is what a prefix cache with unlimited room could serve each turn, from the
 token ids the server's tokenizer gives its whole conversation: the longest prefix it shares
-with a request whose prefill had finished (first token seen) before it was sent, extended by
-that request's reply when the turn carries it whole (vLLM caches the blocks it generated too;
-"up to", since a reply re-tokenized in the history may split differently), in whole blocks,
-never the prompt's last token.
+with a request whose first token came before its own (a cache can serve a prompt only from a
+prefill that finished before its own started, and the server's queue may hold a request sent
+earlier until then: vLLM served one of two users' simultaneous first turns their shared system
+prompt), extended by that request's reply when the turn carries it whole and that reply ended
+before this turn's first token (vLLM caches the blocks it generated too; "up to", since a reply
+re-tokenized in the history may split differently), in whole blocks, never the prompt's last
+token.
 """
 
 from __future__ import annotations
@@ -83,21 +86,22 @@ class Sent:
 
     ids: Sequence[int]
     output_tokens: int
-    t_sent_ns: int
     t_prefilled_ns: int | None  # first content seen: its prompt's blocks were in the cache by then
     t_end_ns: int | None
 
 
 def shared_tokens(requests: Sequence[Sent]) -> list[int]:
-    """Per request, the most prompt tokens it shares with what the cache could hold when it was sent."""
+    """Per request, the most prompt tokens it shares with what the cache could hold at its prefill."""
     out = []
     for i, r in enumerate(requests):
         best = 0
         for j, e in enumerate(requests):
-            if j == i or e.t_prefilled_ns is None or e.t_prefilled_ns > r.t_sent_ns:
+            if j == i or e.t_prefilled_ns is None or r.t_prefilled_ns is None:
+                continue
+            if e.t_prefilled_ns >= r.t_prefilled_ns:
                 continue
             n = common_prefix(list(r.ids), list(e.ids))
-            if n == len(e.ids) and e.t_end_ns is not None and e.t_end_ns <= r.t_sent_ns:
+            if n == len(e.ids) and e.t_end_ns is not None and e.t_end_ns <= r.t_prefilled_ns:
                 n = min(len(r.ids), n + e.output_tokens)  # its reply's blocks, when this turn carries it
             best = max(best, n)
         out.append(best)

@@ -6,6 +6,7 @@ from dyno.bench.scenarios.features import SpecDecode, ToolCall
 from dyno.bench.scenarios.latency import TTFT, Decode, Prefill
 from dyno.bench.scenarios.load import Concurrency
 from dyno.bench.scenarios.objective import Objective
+from dyno.bench.scenarios.replay import Replay
 from dyno.bench.scenarios.sanity import Sanity
 from dyno.bench.scenarios.sessions import Sessions
 from dyno.bench.scenarios.workload import Workload
@@ -23,6 +24,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         SpecDecode,
         Workload,
         Sessions,
+        Replay,
     )
 }
 
@@ -34,6 +36,7 @@ __all__ = [
     "Objective",
     "Prefill",
     "PrefixCache",
+    "Replay",
     "Sanity",
     "Sessions",
     "SpecDecode",

@@ -220,7 +220,7 @@ async def _shared(
         ids = await ctx.tokenizer.chat_ids(messages)
         if ids is None:
             return None
-        sent.append(Sent(ids, r.output_tokens or 0, r.t_sent_ns, r.t_first_content_ns, r.t_end_ns))
+        sent.append(Sent(ids, r.output_tokens or 0, r.t_first_content_ns, r.t_end_ns))
     shared = await asyncio.to_thread(shared_tokens, sent)
     return [[r.label, r.seq, n] for (_, r), n in zip(answered, shared, strict=True)]
 
@@ -269,11 +269,12 @@ def session_rows(data: ScenarioData) -> tuple[list[ResultRow], list[str]]:
         notes.append(
             f"cache bound: what an unlimited cache of {block or DEFAULT_BLOCK_TOKENS}-token blocks"
             + ("" if block else " (assumed: the server does not say its block size)")
-            + " could serve of each turn: the history it shares with requests already prefilled when it "
-            "was sent, and up to their replies"
+            + " could serve of each turn: the history it shares with requests whose first token came "
+            "before its own, and up to their replies"
         )
     if d is not None and d.hit_rate is not None:
         rows += keep(ResultRow.scalar(name, "all", "cache_hit_rate", d.hit_rate, n=int(d.queries)))
+    notes += _gap_notes(answered, bounds, prompts, d.hit_rate if d else None)
     if answered and all(r.cached_tokens is None for r in answered):
         notes.append(
             "cached tokens per turn: the server did not report them (vLLM: start it with "
@@ -285,6 +286,30 @@ def session_rows(data: ScenarioData) -> tuple[list[ResultRow], list[str]]:
             f"{len(zero)} turns came back with 0 prompt tokens in their usage: the server's count is wrong"
         )
     return rows, notes
+
+
+def _gap_notes(
+    answered: list[RequestRecord], bounds: list[int | None], prompts: int, counted: float | None
+) -> list[str]:
+    """Name a cache that served far less than it could: off, too small, or raced."""
+    if not prompts or None in bounds:
+        return []
+    could = sum(b or 0 for b in bounds) / prompts
+    reported = [r.cached_tokens for r in answered]
+    served = counted
+    if served is None and None not in reported:
+        served = sum(c or 0 for c in reported) / prompts
+    if not could:
+        return []
+    if served is None:
+        return [f"an unlimited cache could serve {could:.0%} of prompt tokens; the server reports no hits"]
+    if served >= 0.8 * could:
+        return []
+    return [
+        f"the cache served {served:.0%} of prompt tokens where {could:.0%} could be: prefix caching off "
+        "(vLLM --no-enable-prefix-caching), the KV cache too small to hold every history (evicting), "
+        "or turns of users prefilling at once"
+    ]
 
 
 def _durations(reqs: list[RequestRecord]) -> list[float]:
