@@ -75,3 +75,28 @@ def test_spec_decode_measures_acceptance_on_an_ngram_engine(spec_tools_engine: R
         accepted_any = accepted_any or accepted > 0
     assert accepted_any
     assert report.warnings == []
+
+
+def test_sessions_on_the_engine_report_the_cache_serving_each_turns_history(engine: RunningEngine) -> None:
+    """vLLM's own usage (cached_tokens, from --enable-prompt-tokens-details in the embedded profile)
+    grows turn by turn as the history does, and never passes what an unlimited cache could serve."""
+    from dyno.bench.scenarios.sessions import Sessions
+    from dyno.workloads.sessions import SessionSpec
+    from dyno.workloads.shapes import Lengths
+
+    sc = Sessions(
+        spec=SessionSpec(2, Lengths("fixed", 3)),
+        input_tokens=Lengths("fixed", 150),
+        output_tokens=Lengths("fixed", 8),
+    )
+    with Store(engine.settings.db_path) as store:
+        res = run_bench(engine.settings, store, [sc], TargetSpec(engine.url), suite="sessions")
+        assert res.status == "complete"
+        reqs = [r for r in store.requests(res.run_id) if r.label != "warmup"]
+        (summary,) = summarize_run(store, res.run_id).scenarios
+    assert len(reqs) == 6 and all(r.ok and r.prompt_tokens for r in reqs)
+    rows = {(r.label, r.metric): r.mean for r in summary.rows}
+    cached = [rows[(f"t{k}", "cached_tokens")] or 0 for k in (1, 2, 3)]
+    bound = [rows[(f"t{k}", "cached_tokens_bound")] or 0 for k in (1, 2, 3)]
+    assert cached[1] > 0 and cached[2] > cached[1]  # 128-token blocks of a history that grows
+    assert all(c <= b for c, b in zip(cached, bound, strict=True)), (cached, bound)

@@ -189,3 +189,17 @@ def test_a_cache_too_small_for_the_histories_is_named_as_the_gap(
     bound = by_turn(rows, "cache_hit_rate_bound")["all"]
     assert bound and bound > 0.3
     assert any("could be" in n and "too small" in n for n in notes), notes
+
+
+def test_the_report_page_plots_ttft_and_cached_tokens_by_turn(
+    pacing_server: StartPacing, dyno_home: Path
+) -> None:
+    from dyno.report.html import report_html
+
+    srv = pacing_server(ttft_s=0.002, itl_s=0.001, prefix_cache_blocks=1000, block_tokens=16)
+    sc = Sessions(spec=SessionSpec(2, Lengths("fixed", 3)), input_tokens=Lengths("fixed", 20))
+    s = Settings.from_env()
+    with Store(s.db_path) as store:
+        rid = run_bench(s, store, [sc], TargetSpec(srv.url), suite="sessions").run_id
+        html = report_html(store, rid)
+    assert 'data-plot="sessions-ttft-by-turn"' in html and 'data-plot="sessions-cached-by-turn"' in html

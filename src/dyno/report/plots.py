@@ -128,6 +128,41 @@ def _band(ax: Axes, pts: list[tuple[float, ResultRow]], colour: str, label: str,
     ax.fill_between(xs, lo, hi, color=colour, alpha=0.18, label=f"{label} {band}")
 
 
+def _by_turn(rows: Sequence[ResultRow], metric: str) -> list[tuple[float, ResultRow]]:
+    pts = [(float(r.label[1:]), r) for r in rows if r.metric == metric and re.fullmatch(r"t\d+", r.label)]
+    return sorted(pts, key=lambda p: p[0])
+
+
+def _turn_plots(rows: Sequence[ResultRow]) -> list[Plot]:
+    """Sessions: TTFT by turn, and the prompt tokens the cache served beside what it could."""
+    out: list[Plot] = []
+    ttft = _by_turn(rows, "ttft_ms")
+    if len(ttft) >= 2:
+        fig, ax = new_axes("sessions: TTFT by turn", "turn", "TTFT (ms)")
+        _band(ax, ttft, COLOURS[2], "TTFT", "p99")
+        ax.legend(fontsize=8)
+        out.append(Plot("sessions-ttft-by-turn", fig.axes[0].get_title(), fig))
+    series = [
+        (m, label, c)
+        for m, label, c in (
+            ("prompt_tokens", "prompt", COLOURS[0]),
+            ("cached_tokens_bound", "an unlimited cache could serve", COLOURS[1]),
+            ("cached_tokens", "the server's cache served", COLOURS[3]),
+        )
+        if len(_by_turn(rows, m)) >= 2
+    ]
+    if any(m != "prompt_tokens" for m, _, _ in series):
+        fig, ax = new_axes("sessions: cached prompt tokens by turn", "turn", "tokens (mean)")
+        for m, label, colour in series:
+            pts = _by_turn(rows, m)
+            ax.plot(
+                [x for x, _ in pts], [r.mean or 0.0 for _, r in pts], marker="o", color=colour, label=label
+            )
+        ax.legend(fontsize=8)
+        out.append(Plot("sessions-cached-by-turn", fig.axes[0].get_title(), fig))
+    return out
+
+
 def report_plots(rep: RunSummary) -> list[Plot]:
     """Every plot the report has data for."""
     plots: list[Plot] = []
@@ -194,6 +229,8 @@ def report_plots(rep: RunSummary) -> list[Plot]:
             ax.set_ylim(0, 1)
             ax.legend(fontsize=8, title="content")
             plots.append(Plot("acceptance-by-position", fig.axes[0].get_title(), fig))
+        if s.name == "sessions":
+            plots += _turn_plots(rows)
         if s.name == "prefill":
             tok = {r.label: r.mean for r in rows if r.metric == "prompt_tokens"}
             pts = sorted(
