@@ -45,6 +45,7 @@ def main() -> None:
     ap.add_argument("--time-scale", type=float, default=0.1)
     ap.add_argument("--length-scale", type=float, default=0.05)
     ap.add_argument("--output-tokens", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=1)
     args = ap.parse_args()
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fixtures.pacing_server", json.dumps(SERVER)],
@@ -70,6 +71,8 @@ def main() -> None:
                 str(args.length_scale),
                 "--output-tokens",
                 str(args.output_tokens),
+                "--workers",
+                str(args.workers),
                 "--format",
                 "json",
             ],
@@ -83,18 +86,23 @@ def main() -> None:
         run_id = store.latest_run_id()
         assert run_id is not None
         reqs = sorted((r for r in store.requests(run_id) if r.label == "replay"), key=lambda r: r.seq)
-        rows = {r.metric: r.mean for sc in summarize_run(store, run_id).scenarios for r in sc.rows}
+        (scenario,) = summarize_run(store, run_id).scenarios
+        rows = {r.metric: r.mean for r in scenario.rows}
+        lines = {s.name: s.facts for s in store.scenarios(run_id)}["replay"]["lines"]
         store.close()
-    trace = load_trace(TRACE)
-    ts = [r.timestamp_ms for r in trace.requests]
+    ts = {r.line: r.timestamp_ms for r in load_trace(TRACE).requests}
+    due = [ts[lines[r.seq]] for r in reqs]  # each request's trace timestamp, by its line
     t0 = min(r.t_intended_ns or 0 for r in reqs)
     schedule_err = [
-        abs((r.t_intended_ns or 0) - t0 - (ts[r.seq] - ts[0]) * args.time_scale * 1e6) / 1e6 for r in reqs
+        abs((r.t_intended_ns or 0) - t0 - (d - min(due)) * args.time_scale * 1e6) / 1e6
+        for r, d in zip(reqs, due, strict=True)
     ]
+    burst = max(due.count(d) for d in due)
     send_err = [(r.t_sent_ns - (r.t_intended_ns or r.t_sent_ns)) / 1e6 for r in reqs]
     print(
         f"CPU: {cpu_model()} ({', '.join(isa_flags() or ())}), {os.cpu_count()} cores; "
-        f"{len(reqs)} requests, time scale {args.time_scale:g}"
+        f"{len(reqs)} requests, time scale {args.time_scale:g}, {args.workers} worker(s); "
+        f"the largest burst: {burst} requests due at one instant"
     )
     print(
         f"send-time error (sent - intended), ms: p50 {quantile(send_err, 0.5):.2f}  "

@@ -136,3 +136,22 @@ def test_a_malformed_trace_line_is_refused_by_number(tmp_path: Path, line: str, 
 def test_replay_knobs_that_contradict_are_refused(knobs: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         suites.choose("quick", None, None, None, suites.WorkloadKnobs(**knobs))
+
+
+def test_trace_blocks_under_the_servers_block_are_named_and_the_knob_sets_them(
+    pacing_server: StartPacing, dyno_home: Path, tmp_path: Path
+) -> None:
+    srv = pacing_server(ttft_s=0.001, itl_s=0.0005, prefix_cache_blocks=1000, block_tokens=64)
+    rows = [
+        {"timestamp": 0, "input_length": 2000, "output_length": 2, "hash_ids": [1, 2, 3, 4]},
+        {"timestamp": 5, "input_length": 2000, "output_length": 2, "hash_ids": [1, 2, 3, 9]},
+    ]
+    trace = load_trace(write_trace(tmp_path / "t.jsonl", rows))
+    _, _, notes = run(srv.url, Replay(trace=trace, length_scale=0.1))  # 51-token blocks
+    assert any("under the server's 64-token cache block" in n for n in notes), notes
+    _, kept_rows, notes = run(srv.url, Replay(trace=trace, length_scale=0.1, block_tokens=64))
+    assert not any("under the server's" in n for n in notes), notes
+    prompts = [r.body["prompt"].split() for r in srv.sent_log if r.path == "/v1/completions"]
+    last, before = prompts[-1], prompts[-2]
+    assert len(last) == 200 and last[:192] == before[:192] and last[192:] != before[192:]  # 3 x 64 shared
+    assert kept_rows["cache_hit_rate"].mean == pytest.approx(kept_rows["cache_hit_rate_bound"].mean)

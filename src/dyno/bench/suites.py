@@ -126,6 +126,7 @@ class WorkloadKnobs:
     trace_format: str = "mooncake"
     time_scale: float | None = None
     length_scale: float | None = None
+    trace_block_tokens: int | None = None
 
     @property
     def any(self) -> bool:
@@ -144,6 +145,7 @@ class WorkloadKnobs:
                 self.trace,
                 self.time_scale,
                 self.length_scale,
+                self.trace_block_tokens,
             )
         ) or bool(self.rates)
 
@@ -151,7 +153,9 @@ class WorkloadKnobs:
 def replay(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Replay:
     """The Replay scenario: the trace's first --requests requests at its timestamps x --time-scale."""
     if knobs.trace is None:
-        raise UsageError("--time-scale and --length-scale shape a trace replay: add --trace FILE")
+        raise UsageError(
+            "--time-scale, --length-scale and --trace-block-tokens shape a trace replay: add --trace FILE"
+        )
     for given, flag in (
         (knobs.dataset, "--dataset"),
         (knobs.input_tokens, "--input-tokens"),
@@ -175,6 +179,7 @@ def replay(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Replay:
         trace=load_trace(knobs.trace, knobs.trace_format, knobs.requests),
         time_scale=knobs.time_scale or 1.0,
         length_scale=knobs.length_scale or 1.0,
+        block_tokens=knobs.trace_block_tokens,
         output_tokens=knobs.output_tokens,
         **({"max_concurrency": cap} if cap else {}),
     )
@@ -270,7 +275,10 @@ def choose(
                 "--precision repeats decode and ttft; a load runs for its --requests or --duration"
             )
         session_knobs = (knobs.sessions, knobs.turns, knobs.think_time_s)
-        if any(x is not None for x in (knobs.trace, knobs.time_scale, knobs.length_scale)):
+        if any(
+            x is not None
+            for x in (knobs.trace, knobs.time_scale, knobs.length_scale, knobs.trace_block_tokens)
+        ):
             name = "replay"
             chosen: list[Scenario] = [replay(knobs, concurrency)]
         elif any(x is not None for x in session_knobs):

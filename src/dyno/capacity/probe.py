@@ -28,6 +28,7 @@ from dyno.capacity.search import ProbeVerdict
 from dyno.capacity.sequential import Boundaries
 from dyno.client import RequestRecord
 from dyno.metrics.series import Series, sampling
+from dyno.workloads.prefixes import PrefixPlan
 
 SCENARIO = "probe"
 CLIENT_BOUND_CPU = 0.9  # dyno's own share of a core above which its timing is its own, not the server's
@@ -69,10 +70,11 @@ async def run_probe(
     *,
     rng: random.Random,
     max_seconds: float,
+    prefixes: PrefixPlan | None = None,
     sample_period_s: float = 1.0,
 ) -> ProbeResult:
     ramp = level - 1
-    reqs = await workload.make_requests(ctx, ramp + bounds.cap, rng)
+    reqs = await workload.make_requests(ctx, ramp + bounds.cap, rng, prefixes)
     jobs = [Job(r, SCENARIO, judged_label(level), i) for i, r in enumerate(reqs)]
     t = _Tally()
 

@@ -27,6 +27,8 @@ from dyno.engine.target import Target, TargetSpec, open_target
 from dyno.errors import UsageError
 from dyno.settings import Settings
 from dyno.store import RunOutcome, RunRecorder, RunSink, record_run
+from dyno.workloads.dataset import Dataset
+from dyno.workloads.prefixes import SharedPrefixes, plan_prefixes
 from dyno.workloads.shapes import Lengths
 
 
@@ -38,6 +40,8 @@ class CapacityOptions:
     start: int = 1
     input_tokens: Lengths | None = None
     output_tokens: Lengths | None = None
+    dataset: Dataset | None = None  # the user's own prompts, as `dyno bench --dataset` sends them
+    prefixes: SharedPrefixes | None = None  # synthetic prompts open with one of G shared prefixes
     seed: int = 0
     max_requests: int | None = None  # judged per probe before it is indeterminate (None: from the target)
     max_probe_s: float = 300.0
@@ -50,12 +54,20 @@ class CapacityOptions:
             raise UsageError(f"--attainment is a fraction between 0 and 1 (exclusive), not {self.attainment}")
         if self.start > self.max_concurrency:
             raise UsageError(f"--start {self.start} is above --max-concurrency {self.max_concurrency}")
+        if self.dataset is not None and (self.prefixes is not None or self.input_tokens is not None):
+            raise UsageError("--dataset brings its own prompts: leave out --input-tokens and --prefix-groups")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["slo"] = self.slo.specs()
         d["input_tokens"] = self.input_tokens.spec() if self.input_tokens else None
         d["output_tokens"] = self.output_tokens.spec() if self.output_tokens else None
+        d["dataset"] = (
+            None
+            if self.dataset is None
+            else {"path": self.dataset.path, "format": self.dataset.format, "items": len(self.dataset.items)}
+        )
+        d["prefixes"] = self.prefixes.spec() if self.prefixes else None
         return d
 
 
@@ -94,7 +106,12 @@ def capacity_target(
         raise ValueError(f"no served model picked for {target.url}: {target.problem}")
     bounds = boundaries(opts.attainment, opts.alpha, opts.max_requests)
     workload = Workload(
-        input_tokens=opts.input_tokens, output_tokens=opts.output_tokens, seed=opts.seed, warmup=0
+        input_tokens=opts.input_tokens,
+        output_tokens=opts.output_tokens,
+        dataset=opts.dataset,
+        prefixes=opts.prefixes,
+        seed=opts.seed,
+        warmup=0,
     )
     method = {
         "capacity": opts.to_dict()
@@ -134,7 +151,9 @@ async def _search(
     bounds = boundaries(opts.attainment, opts.alpha, opts.max_requests)
     rng = random.Random(opts.seed)
     async with bench_context(run, target, model, client_config, 1, progress) as ctx:
-        warm = await workload.make_requests(ctx, 1, random.Random(opts.seed - 1))
+        # One set of shared prefixes for the whole search: every probe's prompts share the same ones.
+        plan = await plan_prefixes(ctx.tokenizer, opts.prefixes, ctx.salt()) if opts.prefixes else None
+        warm = await workload.make_requests(ctx, 1, random.Random(opts.seed - 1), plan)
         await ctx.generate(warm[0], scenario=SCENARIO, label="warmup")
         while (level := next_level(verdicts, opts.max_concurrency, opts.start)) is not None:
             if progress:
@@ -148,6 +167,7 @@ async def _search(
                     bounds,
                     workload,
                     rng=rng,
+                    prefixes=plan,
                     max_seconds=opts.max_probe_s,
                     sample_period_s=opts.sample_period_s,
                 )

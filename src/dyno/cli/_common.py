@@ -67,6 +67,28 @@ def max_repeats_option() -> Any:
     return typer.Option(None, "--max-repeats", min=3, help="--precision stops here (20).")
 
 
+def dataset_option() -> Any:  # a typer OptionInfo, used as a parameter default
+    return typer.Option(
+        None, "--dataset", help="Your prompts: JSONL with prompt or messages per line, or ShareGPT JSON."
+    )
+
+
+def prefix_groups_option() -> Any:
+    return typer.Option(
+        None, "--prefix-groups", min=1, help="Open synthetic prompts with one of G shared prefixes."
+    )
+
+
+def prefix_tokens_option() -> Any:
+    return typer.Option(512, "--prefix-tokens", min=1, help="Tokens of each shared prefix.")
+
+
+def prefix_zipf_option() -> Any:
+    return typer.Option(
+        0.0, "--prefix-zipf", min=0.0, help="Skew of the groups drawn: 0 equal, 1 group k weighs 1/k."
+    )
+
+
 def max_error_rate_option() -> Any:  # a typer OptionInfo, used as a parameter default
     return typer.Option(
         0.0,

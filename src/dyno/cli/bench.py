@@ -13,9 +13,13 @@ from dyno.bench.runner import run_bench
 from dyno.bench.slo import SLO
 from dyno.cli._common import (
     api_key_env_option,
+    dataset_option,
     max_error_rate_option,
     max_repeats_option,
     precision_option,
+    prefix_groups_option,
+    prefix_tokens_option,
+    prefix_zipf_option,
     served_model_option,
 )
 from dyno.cli._run import finish, measure
@@ -68,18 +72,10 @@ def register(app: typer.Typer) -> None:
         output_tokens: str = typer.Option(
             None, "--output-tokens", help="Output length (held with ignore_eos): N or a distribution."
         ),
-        dataset: Path = typer.Option(
-            None, "--dataset", help="Your prompts: JSONL with prompt or messages per line, or ShareGPT JSON."
-        ),
-        prefix_groups: int = typer.Option(
-            None, "--prefix-groups", min=1, help="Open synthetic prompts with one of G shared prefixes."
-        ),
-        prefix_tokens: int = typer.Option(
-            512, "--prefix-tokens", min=1, help="Tokens of each shared prefix."
-        ),
-        prefix_zipf: float = typer.Option(
-            0.0, "--prefix-zipf", min=0.0, help="Skew of the groups drawn: 0 equal, 1 group k weighs 1/k."
-        ),
+        dataset: Path = dataset_option(),
+        prefix_groups: int = prefix_groups_option(),
+        prefix_tokens: int = prefix_tokens_option(),
+        prefix_zipf: float = prefix_zipf_option(),
         sessions: int = typer.Option(
             None, "--sessions", min=1, help="Users at once, each a conversation that grows with the replies."
         ),
@@ -100,6 +96,12 @@ def register(app: typer.Typer) -> None:
         ),
         length_scale: float = typer.Option(
             None, "--length-scale", help="Scale the trace's prompts (and its blocks) by this factor."
+        ),
+        trace_block_tokens: int = typer.Option(
+            None,
+            "--trace-block-tokens",
+            min=1,
+            help="Tokens per trace hash id (512 x --length-scale).",
         ),
         rate: str = typer.Option(
             None,
@@ -157,6 +159,7 @@ def register(app: typer.Typer) -> None:
             trace_format=trace_format.value,
             time_scale=time_scale,
             length_scale=length_scale,
+            trace_block_tokens=trace_block_tokens,
         )
         suite_name, scenarios = suites.choose(
             suite.value,

@@ -8,12 +8,21 @@ import typer
 
 from dyno.bench.slo import SLO
 from dyno.capacity.runner import CapacityOptions, run_capacity
-from dyno.cli._common import api_key_env_option, served_model_option
+from dyno.cli._common import (
+    api_key_env_option,
+    dataset_option,
+    prefix_groups_option,
+    prefix_tokens_option,
+    prefix_zipf_option,
+    served_model_option,
+)
 from dyno.cli._run import finish, measure
 from dyno.client import ClientConfig
 from dyno.engine.target import TargetSpec
 from dyno.errors import UsageError
 from dyno.report.show import Format
+from dyno.workloads.dataset import load_dataset
+from dyno.workloads.prefixes import SharedPrefixes
 from dyno.workloads.shapes import parse_lengths
 
 
@@ -41,6 +50,10 @@ def register(app: typer.Typer) -> None:
         output_tokens: str = typer.Option(
             None, "--output-tokens", help="Output length (held with ignore_eos): N or a distribution."
         ),
+        dataset: Path = dataset_option(),
+        prefix_groups: int = prefix_groups_option(),
+        prefix_tokens: int = prefix_tokens_option(),
+        prefix_zipf: float = prefix_zipf_option(),
         max_requests: int = typer.Option(
             None, "--max-requests", min=1, help="Judged requests per probe before it is indeterminate."
         ),
@@ -83,6 +96,8 @@ def register(app: typer.Typer) -> None:
             start=start,
             input_tokens=parse_lengths(input_tokens, "--input-tokens") if input_tokens else None,
             output_tokens=parse_lengths(output_tokens, "--output-tokens") if output_tokens else None,
+            dataset=load_dataset(dataset) if dataset else None,
+            prefixes=SharedPrefixes(prefix_groups, prefix_tokens, prefix_zipf) if prefix_groups else None,
             seed=seed,
             max_requests=max_requests,
             max_probe_s=probe_seconds,

@@ -71,6 +71,7 @@ class Replay:
     trace: Trace = field(compare=False)
     time_scale: float = 1.0
     length_scale: float = 1.0
+    block_tokens: int | None = None  # tokens per hash id in the prompts built; None: 512 x length_scale
     output_tokens: Lengths | None = None  # None: each trace request's own output length
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     warmup: int = 1
@@ -86,6 +87,7 @@ class Replay:
             },
             "time_scale": self.time_scale,
             "length_scale": self.length_scale,
+            "block_tokens": self.block_tokens,
             "output_tokens": self.output_tokens.spec() if self.output_tokens else None,
             "max_concurrency": self.max_concurrency,
         }
@@ -100,7 +102,8 @@ class Replay:
             return ScenarioOutcome(
                 "failed", (f"the server's tokenizer made only {len(vocab.words)} one-token words",), {}
             )
-        blocks = Blocks(vocab.words, scaled(self.trace.block_tokens, self.length_scale), ctx.salt())
+        per_block = self.block_tokens or scaled(self.trace.block_tokens, self.length_scale)
+        blocks = Blocks(vocab.words, per_block, ctx.salt())
         rng = random.Random(0)
         budgets = [
             self.output_tokens.draw(rng) if self.output_tokens else r.output_tokens
@@ -154,6 +157,12 @@ class Replay:
             )
         before = await ctx.scrape(self.name, f"before:{LABEL}")
         block = block_tokens({"before": before}) if before else None
+        if block is not None and blocks.block_tokens < block and any(r.hash_ids for r in self.trace.requests):
+            notes.append(
+                f"a trace block is {blocks.block_tokens} tokens here, under the server's {block}-token cache "
+                "block: prefixes shared for fewer than one server block cannot be served; "
+                f"--trace-block-tokens {block} keeps the trace's sharing at the server's granularity"
+            )
         if ctx.workers <= 1:
             await ctx.client.warm(min(self.max_concurrency, 64))
         await ctx.run_jobs(jobs, mode="rate", slots=self.max_concurrency)
@@ -161,6 +170,7 @@ class Replay:
         facts: dict[str, Any] = {
             "offered_s": (jobs[-1].due_ns or 0) / 1e9,
             "dropped": dropped,
+            "lines": [self.trace.requests[i].line for i, _, _ in kept],  # seq -> the trace file's line
             "block_tokens": blocks.block_tokens,
             "vocabulary": len(vocab.words),
         }
