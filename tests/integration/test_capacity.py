@@ -26,7 +26,7 @@ from dyno.engine.target import TargetSpec
 from dyno.settings import Settings
 from dyno.store import Store
 from dyno.workloads.shapes import Lengths
-from tests.fixtures.pacing import StartPacingProcess
+from tests.fixtures.pacing import StartPacing, StartPacingProcess
 
 # A request holds its slot 10 + 7 x 20 = 150 ms. With k slots and k+1 streams a queued request waits
 # for the next slot to free: 150 / k ms when completions spread out (25 at k=6), the whole 150 when
@@ -178,3 +178,20 @@ def test_compare_shows_each_configs_capacity_and_the_difference(
     assert "vs baseline" not in mismatch.text(baseline=False)
     doc = json.loads(to_json(c))
     assert {cfg["kind"] for cfg in doc["configs"]} == {"capacity"}
+
+
+def test_a_capacity_search_sends_the_users_shared_prefixes_one_plan_for_every_probe(
+    pacing_server: StartPacing, dyno_home: Path
+) -> None:
+    from dyno.workloads.prefixes import SEP, SharedPrefixes
+
+    srv = pacing_server(ttft_s=0.001, itl_s=0.0005)
+    out, rep = capacity(
+        srv.url, ["ttft_ms<=5000"], 2, max_concurrency=2, prefixes=SharedPrefixes(groups=2, tokens=24)
+    )
+    assert out.exit_code == 0, out.message
+    assert rep.answer.capacity == 2
+    texts = [str(r.body["messages"][-1]["content"]) for r in srv.sent_log if r.path == "/v1/chat/completions"]
+    heads = {t.split(SEP)[0] for t in texts}
+    assert len(texts) > 10 and len(heads) == 2  # both probes drew from the same two prefixes
+    assert all(len(h.split()) == 24 for h in heads)

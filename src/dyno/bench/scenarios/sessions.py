@@ -187,6 +187,8 @@ class Sessions:
         await ctx.scrape(self.name, "after:all")
         turns = [x for t in tasks for x in t.result()]
         notes: list[str] = []
+        if ctx.workers > 1:
+            notes.append("sessions ran in one process: --workers spreads rate and concurrency loads only")
         if tally.ended_at_context:
             notes.append(
                 f"{len(tally.ended_at_context)} of {len(plans)} sessions ended early: their next turn and "
