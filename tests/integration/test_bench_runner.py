@@ -14,11 +14,16 @@ import pytest
 
 from dyno.bench import suites
 from dyno.bench.runner import run_bench
+from dyno.bench.scenario import Scenario
+from dyno.bench.scenarios.sessions import Sessions
+from dyno.bench.scenarios.workload import Workload
 from dyno.bench.summary import summarize_run
 from dyno.client.records import RequestRecord
 from dyno.engine.target import TargetSpec
 from dyno.settings import Settings
 from dyno.store import Store
+from dyno.workloads.sessions import SessionSpec
+from dyno.workloads.shapes import Lengths
 from tests.conftest import default_sigint
 from tests.fixtures.pacing import StartPacing
 
@@ -158,3 +163,35 @@ def test_a_report_opens_with_the_figures_asked_for_and_what_limits_them(
     assert "**TTFT, short prompt (p50)**" in head and "**concurrency: throughput at 4**" in head
     assert "the total does not grow" in head
     assert page.index("<h2>Headline</h2>") < page.index("<h2>Provenance</h2>")
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        Workload(
+            levels=(2,), requests=20, input_tokens=Lengths("fixed", 8), output_tokens=Lengths("fixed", 4)
+        ),
+        Workload(
+            mode="rate",
+            levels=(50.0,),
+            requests=20,
+            input_tokens=Lengths("fixed", 8),
+            output_tokens=Lengths("fixed", 4),
+        ),
+        Sessions(spec=SessionSpec(2, Lengths("fixed", 6)), input_tokens=Lengths("fixed", 8)),
+    ],
+    ids=["concurrent", "rate", "sessions"],
+)
+def test_a_server_killed_under_a_concurrent_load_leaves_a_partial_run(
+    pacing_server: StartPacing, dyno_home: Path, load: Scenario
+) -> None:
+    # Requests in flight fail together when the server dies; each raises "stopped answering" in
+    # its own task, and the run must say so (partial, exit 1), not "scenario failed" and complete.
+    srv = pacing_server(ttft_s=0.01, itl_s=0.002)
+    s = Settings.from_env()
+    with Store(s.db_path) as store:
+        res = run_bench(s, KillAfter(store, srv, 4), [load], TargetSpec(srv.url))  # type: ignore[arg-type]
+        scen = {x.name: x.status for x in store.scenarios(res.run_id)}
+        reqs = store.requests(res.run_id)
+    assert res.status == "partial" and res.exit_code == 1, (res.message, scen)
+    assert sum(r.ok for r in reqs) >= 4  # what finished before the kill is kept

@@ -203,3 +203,17 @@ def test_the_report_page_plots_ttft_and_cached_tokens_by_turn(
         rid = run_bench(s, store, [sc], TargetSpec(srv.url), suite="sessions").run_id
         html = report_html(store, rid)
     assert 'data-plot="sessions-ttft-by-turn"' in html and 'data-plot="sessions-cached-by-turn"' in html
+
+
+def test_a_jsonl_prompt_line_is_a_conversation_of_one_turn(
+    pacing_server: StartPacing, dyno_home: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(
+        '{"prompt": "say one thing", "max_tokens": 3}\n{"prompt": "say another", "max_tokens": 3}\n'
+    )
+    srv = pacing_server(ttft_s=0.001, itl_s=0.0005)
+    reqs, _, _ = run(srv.url, Sessions(spec=SessionSpec(2), dataset=load_dataset(path)))
+    assert len(reqs) == 2 and all(r.ok and r.label == "t1" for r in reqs)
+    users = sorted(r.body["messages"][-1]["content"] for r in srv.sent_log if r.body.get("max_tokens") == 3)
+    assert users == ["say another", "say one thing"]

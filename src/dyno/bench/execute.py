@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from dyno.client import GenRequest, RequestRecord
@@ -31,6 +32,27 @@ class Job:
 
 
 Send = Callable[[Job, int], Awaitable[RequestRecord]]  # (job, intended_ns) -> the stored record
+
+
+@asynccontextmanager
+async def task_group() -> AsyncIterator[asyncio.TaskGroup]:
+    """A TaskGroup that fails with the first exception its tasks raised, not an ExceptionGroup.
+
+    A load's tasks fail together when the server dies (each raises ServerGone); the runner must see
+    that ServerGone to keep the run's finished requests and mark it partial. Wrapped in a group it
+    read as a broken scenario and the run as complete.
+    """
+    first: BaseException | None = None
+    try:
+        async with asyncio.TaskGroup() as tg:
+            yield tg
+    except BaseExceptionGroup as group:
+        first = group
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+    if first is not None:
+        # Raised outside the handler, so it is not chained to the group that holds it (a cycle).
+        raise first
 
 
 async def sleep_until_ns(t_ns: int) -> None:
@@ -58,7 +80,7 @@ async def sustain(
             # A closed loop: the request is due the moment its slot is free.
             await send(jobs[i], time.perf_counter_ns())
 
-    async with asyncio.TaskGroup() as tg:
+    async with task_group() as tg:
         for _ in range(slots):
             tg.create_task(slot())
 
@@ -72,7 +94,7 @@ async def on_schedule(jobs: Sequence[Job], max_in_flight: int, send: Send, t0_ns
         async with gate:
             await send(job, intended)
 
-    async with asyncio.TaskGroup() as tg:
+    async with task_group() as tg:
         for job in jobs:
             intended = t0_ns + (job.due_ns or 0)
             await sleep_until_ns(intended)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from dyno.bench.execute import sleep_until_ns
+from dyno.bench.execute import sleep_until_ns, task_group
 from dyno.bench.scenario import (
     START_MARGIN_NS,
     BenchContext,
@@ -110,7 +110,8 @@ class Sessions:
             system = prefixes.texts[self.prefixes.draw(rng)] if prefixes and self.prefixes else None
             if items:
                 item = items[s % len(items)]
-                given = item.turns or tuple((str(m["content"]), item.max_tokens) for m in item.messages[-1:])
+                # A completions item (`prompt`) is a conversation of one user turn.
+                given = item.turns or ((item.prompt or "", item.max_tokens),)
                 n = min(len(given), self.spec.turns.draw(rng)) if self.spec.turns else len(given)
                 turns = tuple(
                     _Turn(
@@ -182,7 +183,7 @@ class Sessions:
         await ctx.scrape(self.name, "before:all")
         tally = _Tally()
         t0 = time.perf_counter_ns() + START_MARGIN_NS
-        async with asyncio.TaskGroup() as tg:
+        async with task_group() as tg:
             tasks = [tg.create_task(self._session(ctx, s, p, t0, tally)) for s, p in enumerate(plans)]
         await ctx.scrape(self.name, "after:all")
         turns = [x for t in tasks for x in t.result()]
