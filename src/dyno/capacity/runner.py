@@ -62,11 +62,7 @@ class CapacityOptions:
         d["slo"] = self.slo.specs()
         d["input_tokens"] = self.input_tokens.spec() if self.input_tokens else None
         d["output_tokens"] = self.output_tokens.spec() if self.output_tokens else None
-        d["dataset"] = (
-            None
-            if self.dataset is None
-            else {"path": self.dataset.path, "format": self.dataset.format, "items": len(self.dataset.items)}
-        )
+        d["dataset"] = self.dataset.spec() if self.dataset else None
         d["prefixes"] = self.prefixes.spec() if self.prefixes else None
         return d
 

@@ -70,6 +70,10 @@ class Dataset:
     format: str  # jsonl | sharegpt
     items: tuple[DatasetItem, ...]
 
+    def spec(self) -> dict[str, Any]:
+        """How a run's config names it (so two runs of one dataset compare as one workload)."""
+        return {"path": self.path, "format": self.format, "items": len(self.items)}
+
 
 def _messages(raw: Any, where: str) -> tuple[dict[str, Any], ...]:
     if not isinstance(raw, list) or not raw:

@@ -84,7 +84,7 @@ def fits(prompt_tokens: int, output_tokens: int, next_turn_tokens: int, budget: 
 class Sent:
     """One request of a session load as the bound needs it: its prompt's ids and when things happened."""
 
-    ids: Sequence[int]
+    ids: list[int]
     output_tokens: int
     t_prefilled_ns: int | None  # first content seen: its prompt's blocks were in the cache by then
     t_end_ns: int | None
@@ -93,14 +93,13 @@ class Sent:
 def shared_tokens(requests: Sequence[Sent]) -> list[int]:
     """Per request, the most prompt tokens it shares with what the cache could hold at its prefill."""
     out = []
-    for i, r in enumerate(requests):
+    for r in requests:
         best = 0
-        for j, e in enumerate(requests):
-            if j == i or e.t_prefilled_ns is None or r.t_prefilled_ns is None:
+        for e in requests:
+            # Only a prefill that finished before this one's could have served it (itself excluded).
+            if r.t_prefilled_ns is None or e.t_prefilled_ns is None or e.t_prefilled_ns >= r.t_prefilled_ns:
                 continue
-            if e.t_prefilled_ns >= r.t_prefilled_ns:
-                continue
-            n = common_prefix(list(r.ids), list(e.ids))
+            n = common_prefix(r.ids, e.ids)
             if n == len(e.ids) and e.t_end_ns is not None and e.t_end_ns <= r.t_prefilled_ns:
                 n = min(len(r.ids), n + e.output_tokens)  # its reply's blocks, when this turn carries it
             best = max(best, n)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,19 +158,34 @@ class Blocks:
         return "".join(f" {w}" for w in words)
 
 
+def _served_blocks(keys: Sequence[int], seen: set[int]) -> int:
+    """How many leading blocks an unlimited cache holding `seen` serves; then it holds these too."""
+    leading = 0
+    for key in keys:
+        if key not in seen:
+            break
+        leading += 1
+    seen.update(keys)
+    return leading
+
+
+def _chain(blocks: Iterable[Sequence[int]]) -> list[int]:
+    """Each block's key names every token up to its end, as vLLM's block hashes do."""
+    keys, key = [], 0
+    for block in blocks:
+        key = hash((key, tuple(block)))
+        keys.append(key)
+    return keys
+
+
 def trace_hit_bound(trace: Trace) -> tuple[int, int]:
     """(hit tokens, prompt tokens) an unlimited cache of the trace's own blocks serves, in its order."""
-    seen: set[tuple[int, ...]] = set()
+    seen: set[int] = set()
     hits = total = 0
     for r in trace.requests:
-        leading = 0
-        for k in range(len(r.hash_ids)):
-            if r.hash_ids[: k + 1] not in seen:
-                break
-            leading += 1
+        leading = _served_blocks(_chain((h,) for h in r.hash_ids), seen)
         hits += cacheable_tokens(r.input_tokens, leading * trace.block_tokens, trace.block_tokens)
         total += r.input_tokens
-        seen.update(r.hash_ids[: k + 1] for k in range(len(r.hash_ids)))
     return hits, total
 
 
@@ -179,16 +194,7 @@ def ids_hit_bound(prompts: Sequence[Sequence[int]], block_tokens: int) -> list[i
     seen: set[int] = set()
     out = []
     for ids in prompts:
-        keys = []
-        key = 0
-        for end in range(block_tokens, len(ids) + 1, block_tokens):
-            key = hash((key, tuple(ids[end - block_tokens : end])))
-            keys.append(key)
-        leading = 0
-        for key in keys:
-            if key not in seen:
-                break
-            leading += 1
+        blocks = (ids[end - block_tokens : end] for end in range(block_tokens, len(ids) + 1, block_tokens))
+        leading = _served_blocks(_chain(blocks), seen)
         out.append(cacheable_tokens(len(ids), leading * block_tokens, block_tokens))
-        seen.update(keys)
     return out

@@ -32,7 +32,7 @@ from dyno.bench.scenario import (
     keep,
 )
 from dyno.bench.scenarios.latency import fixed_length_notes
-from dyno.bench.scenarios.workload import block_tokens, load_rows
+from dyno.bench.scenarios.workload import block_tokens, cache_gap_note, load_rows
 from dyno.bench.stats import summarize
 from dyno.client import GenRequest, RequestRecord, derive
 from dyno.metrics.vllm import prefix_cache_delta
@@ -87,9 +87,7 @@ class Sessions:
             **self.spec.spec(),
             "input_tokens": self.input_tokens.spec() if self.input_tokens else None,
             "output_tokens": self.output_tokens.spec() if self.output_tokens else None,
-            "dataset": None
-            if self.dataset is None
-            else {"path": self.dataset.path, "format": self.dataset.format, "items": len(self.dataset.items)},
+            "dataset": self.dataset.spec() if self.dataset else None,
             "seed": self.seed,
             **({"prefixes": self.prefixes.spec()} if self.prefixes else {}),
         }
@@ -306,13 +304,13 @@ def _gap_notes(
         return []
     if served is None:
         return [f"an unlimited cache could serve {could:.0%} of prompt tokens; the server reports no hits"]
-    if served >= 0.8 * could:
-        return []
-    return [
-        f"the cache served {served:.0%} of prompt tokens where {could:.0%} could be: prefix caching off "
-        "(vLLM --no-enable-prefix-caching), the KV cache too small to hold every history (evicting), "
-        "or turns of users prefilling at once"
-    ]
+    gap = cache_gap_note(
+        served,
+        could,
+        "prefix caching off (vLLM --no-enable-prefix-caching), the KV cache too small to hold every "
+        "history (evicting), or turns of users prefilling at once",
+    )
+    return [gap] if gap else []
 
 
 def _durations(reqs: list[RequestRecord]) -> list[float]:

@@ -76,9 +76,7 @@ class Workload:
             "duration_s": self.duration_s,
             "input_tokens": self.input_tokens.spec() if self.input_tokens else None,
             "output_tokens": self.output_tokens.spec() if self.output_tokens else None,
-            "dataset": None
-            if self.dataset is None
-            else {"path": self.dataset.path, "format": self.dataset.format, "items": len(self.dataset.items)},
+            "dataset": self.dataset.spec() if self.dataset else None,
             "arrival": self.arrival if self.mode == "rate" else None,
             "seed": self.seed,
             "max_concurrency": self.max_concurrency if self.mode == "rate" else None,
@@ -198,6 +196,16 @@ class Workload:
         return ScenarioSummary(rows, notes)
 
 
+GAP = 0.8  # a cache serving under this share of what it could is named
+
+
+def cache_gap_note(served: float, could: float, why: str) -> str | None:
+    """The note for a prefix cache that served far less than an unlimited one could; None when close."""
+    if served >= GAP * could:
+        return None
+    return f"the cache served {served:.0%} of prompt tokens where {could:.0%} could be: {why}"
+
+
 def block_tokens(scrapes: dict[str, Scrape]) -> int | None:
     """The KV block size the server reports (vLLM's cache_config_info); None when it does not say."""
     for scrape in scrapes.values():
@@ -234,13 +242,13 @@ def prefix_cache_rows(data: ScenarioData) -> tuple[list[ResultRow], list[str]]:
         )
         if d is None or d.hit_rate is None or b.hit_rate is None:
             notes.append(f"{label}: no prefix-cache counters on /metrics, so the hit rate is not measured")
-        elif d.hit_rate < 0.8 * b.hit_rate:
-            notes.append(
-                f"{label}: the cache served {d.hit_rate:.0%} of prompt tokens where "
-                f"{b.hit_rate:.0%} could be: "
-                "prefix caching off, the KV cache too small to hold every prefix (evicting), or concurrent "
-                "requests of a group prefilling before its first one was cached"
-            )
+        elif gap := cache_gap_note(
+            d.hit_rate,
+            b.hit_rate,
+            "prefix caching off, the KV cache too small to hold every prefix (evicting), or concurrent "
+            "requests of a group prefilling before its first one was cached",
+        ):
+            notes.append(f"{label}: {gap}")
     return rows, notes
 
 
