@@ -60,6 +60,13 @@ class _Plan:
     turns: tuple[_Turn, ...]
 
 
+@dataclass(frozen=True)
+class _SentTurn:
+    history: list[dict[str, Any]]  # the session's whole history (shared by its turns, grows after)
+    n_messages: int  # how much of it this turn sent
+    rec: RequestRecord
+
+
 @dataclass
 class _Tally:
     ended_at_context: list[int] = field(default_factory=list)  # sessions cut short: the history filled it
@@ -132,12 +139,15 @@ class Sessions:
 
     async def _session(
         self, ctx: BenchContext, s: int, plan: _Plan, t0_ns: int, tally: _Tally
-    ) -> list[tuple[list[dict[str, Any]], RequestRecord]]:
-        """One user's turns, each with the conversation it sent (the stored record keeps no prompt)."""
+    ) -> list[_SentTurn]:
+        """One user's turns, each with the conversation it sent (the stored record keeps no prompt).
+
+        Every turn's conversation is a prefix of the session's one history, so a turn keeps only
+        the history and its length: copies would hold T^2/2 messages for a session of T turns."""
         history: list[dict[str, Any]] = [{"role": "system", "content": plan.system}] if plan.system else []
         fixed = self.output_tokens is not None or self.dataset is None
         done: list[RequestRecord] = []
-        sent: list[tuple[list[dict[str, Any]], RequestRecord]] = []
+        sent: list[_SentTurn] = []
         intended: int | None = None
         for k, turn in enumerate(plan.turns):
             if done and not fits(
@@ -165,7 +175,7 @@ class Sessions:
                 req, scenario=self.name, label=turn_label(k), seq=s, intended_ns=intended
             )
             done.append(rec)
-            sent.append((list(history), rec))
+            sent.append(_SentTurn(history, len(history), rec))
             if not rec.ok:
                 tally.failed.append(s)
                 break
@@ -211,19 +221,19 @@ class Sessions:
         return ScenarioSummary(*session_rows(data))
 
 
-async def _shared(
-    ctx: BenchContext, turns: list[tuple[list[dict[str, Any]], RequestRecord]]
-) -> list[list[Any]] | None:
+async def _shared(ctx: BenchContext, turns: list[_SentTurn]) -> list[list[Any]] | None:
     """[label, session, shared tokens] per answered turn, from its whole conversation's token ids."""
-    answered = [(messages, r) for messages, r in turns if r.ok]
+    answered = [t.rec for t in turns if t.rec.ok]
     sent = []
-    for messages, r in answered:
-        ids = await ctx.tokenizer.chat_ids(messages)
+    for t in turns:
+        if not t.rec.ok:
+            continue
+        ids = await ctx.tokenizer.chat_ids(t.history[: t.n_messages])
         if ids is None:
             return None
-        sent.append(Sent(ids, r.output_tokens or 0, r.t_first_content_ns, r.t_end_ns))
+        sent.append(Sent(ids, t.rec.output_tokens or 0, t.rec.t_first_content_ns, t.rec.t_end_ns))
     shared = await asyncio.to_thread(shared_tokens, sent)
-    return [[r.label, r.seq, n] for (_, r), n in zip(answered, shared, strict=True)]
+    return [[r.label, r.seq, n] for r, n in zip(answered, shared, strict=True)]
 
 
 def _turn_order(labels: list[str]) -> list[str]:
