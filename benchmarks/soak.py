@@ -8,7 +8,8 @@ real CLI process (`dyno bench URL --scenario concurrency --concurrency 64
 --repeat N`); this script samples that process's open file descriptors and
 resident memory twice a second. Then it renders the stored run with
 `dyno report RUN --format md` in a child that prints its own peak RSS
-(ru_maxrss). Prints figures; asserts nothing.
+(ru_maxrss). Prints figures, among them RSS's slope per request while
+the load runs; asserts nothing.
 
     .venv/bin/python benchmarks/soak.py [--requests 10000] [--streams 64] [--tokens 128]
 """
@@ -25,6 +26,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,6 +136,16 @@ def main() -> None:
         )
         rss = f"{first[2]:.0f} at {first[0]:.0f} s, {last[2]:.0f} at {last[0]:.0f} s, peak {peak_rss:.0f}"
         print(f"RSS MB:   {rss}")
+        # The slope while the load runs: the middle 60% of the samples (start-up and the final
+        # report, which reads every stored row back, are excluded), per stored request.
+        mid = [x for x in samples if 0.2 * wall <= x[0] <= 0.8 * wall]
+        if len(mid) >= 4 and run.n_requests:
+            mb_per_s = float(np.polyfit([x[0] for x in mid], [x[2] for x in mid], 1)[0])
+            kb_per_req = mb_per_s * wall / run.n_requests * 1024
+            print(
+                f"RSS slope during the load: {mb_per_s:.2f} MB/s, {kb_per_req:.2f} KB per request "
+                f"({len(mid)} samples from {mid[0][0]:.0f} s to {mid[-1][0]:.0f} s)"
+            )
     for fmt in ("md", "json", "html"):
         peak, secs, size = report_peak_mb(home, run_id, fmt)
         out = f"peak RSS {peak:.0f} MB, {secs:.1f} s, {size / 1024:.0f} KiB out"
