@@ -8,6 +8,7 @@ field added to the record needs one migration and nothing else here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,18 @@ def to_json(v: Any) -> str | None:
 
 def from_json(v: str | None) -> Any:
     return None if v is None else json.loads(v)
+
+
+@functools.lru_cache(maxsize=1024)
+def _decoded_once(v: str) -> Any:
+    return json.loads(v)
+
+
+def _shared_dict(v: str | None) -> Any:
+    """A dict column whose text repeats from row to row (one load's request params, one server's
+    headers) decoded once and shared by every record that has it: read back, 10,000 requests held
+    ~2.5 KB each of identical decoded dicts. Records never change these dicts."""
+    return {} if v is None else _decoded_once(v)
 
 
 @dataclass(frozen=True)
@@ -42,10 +55,10 @@ _PLAIN = Codec(lambda v: v, lambda v: v)
 _TEXT = Codec(lambda v: v, lambda v: v or "")
 # Fields that are not plain SQLite values: how each is written and read back.
 _CODECS: dict[str, Codec] = {
-    "params": Codec(to_json, lambda v: from_json(v) or {}),
+    "params": Codec(to_json, _shared_dict),
     "chunks": Codec(lambda cs: json.dumps([[c.t_ns, c.kind, c.tokens] for c in cs]), _chunks),
     "tool_calls": Codec(lambda v: to_json(list(v)), lambda v: tuple(from_json(v) or ())),
-    "response_headers": Codec(to_json, lambda v: from_json(v) or {}),
+    "response_headers": Codec(to_json, _shared_dict),
     "server_timing": Codec(to_json, from_json),
     "output_text": _TEXT,
     "reasoning_text": _TEXT,
