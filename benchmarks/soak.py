@@ -137,7 +137,8 @@ def main() -> None:
         rss = f"{first[2]:.0f} at {first[0]:.0f} s, {last[2]:.0f} at {last[0]:.0f} s, peak {peak_rss:.0f}"
         print(f"RSS MB:   {rss}")
         # The slope while the load runs: the middle 60% of the samples (start-up and the final
-        # report, which reads every stored row back, are excluded), per stored request.
+        # report, which reads every stored row back, are excluded), per stored request at the
+        # run's mean request rate (the load's own rate is a little higher: start-up is in `wall`).
         mid = [x for x in samples if 0.2 * wall <= x[0] <= 0.8 * wall]
         if len(mid) >= 4 and run.n_requests:
             mb_per_s = float(np.polyfit([x[0] for x in mid], [x[2] for x in mid], 1)[0])

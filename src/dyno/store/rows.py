@@ -33,9 +33,9 @@ def _decoded_once(v: str) -> Any:
 
 def _shared_dict(v: str | None) -> Any:
     """A dict column whose text repeats from row to row (one load's request params, one server's
-    headers) decoded once and shared by every record that has it: read back, 10,000 requests held
-    ~2.5 KB each of identical decoded dicts. Records never change these dicts."""
-    return {} if v is None else _decoded_once(v)
+    headers) decoded once and shared by every record that has it: decoded per row, reading 9,985
+    requests back held 5.4 KB each, shared 3.5 KB. Records never change these dicts."""
+    return (None if v is None else _decoded_once(v)) or {}
 
 
 @dataclass(frozen=True)

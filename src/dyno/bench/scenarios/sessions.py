@@ -223,17 +223,15 @@ class Sessions:
 
 async def _shared(ctx: BenchContext, turns: list[_SentTurn]) -> list[list[Any]] | None:
     """[label, session, shared tokens] per answered turn, from its whole conversation's token ids."""
-    answered = [t.rec for t in turns if t.rec.ok]
+    answered = [t for t in turns if t.rec.ok]
     sent = []
-    for t in turns:
-        if not t.rec.ok:
-            continue
+    for t in answered:
         ids = await ctx.tokenizer.chat_ids(t.history[: t.n_messages])
         if ids is None:
             return None
         sent.append(Sent(ids, t.rec.output_tokens or 0, t.rec.t_first_content_ns, t.rec.t_end_ns))
     shared = await asyncio.to_thread(shared_tokens, sent)
-    return [[r.label, r.seq, n] for r, n in zip(answered, shared, strict=True)]
+    return [[t.rec.label, t.rec.seq, n] for t, n in zip(answered, shared, strict=True)]
 
 
 def _turn_order(labels: list[str]) -> list[str]:
