@@ -100,3 +100,35 @@ def test_sessions_on_the_engine_report_the_cache_serving_each_turns_history(engi
     bound = [rows[(f"t{k}", "cached_tokens_bound")] or 0 for k in (1, 2, 3)]
     assert cached[1] > 0 and cached[2] > cached[1]  # 128-token blocks of a history that grows
     assert all(c <= b for c, b in zip(cached, bound, strict=True)), (cached, bound)
+
+
+def test_agent_sessions_on_the_tools_engine_call_answer_and_judge(spec_tools_engine: RunningEngine) -> None:
+    """SmolLM2 with Hermes tool calling, each task turn `required` to call a tool: vLLM constrains the
+    reply to a call of an offered tool, so every task turn comes back as a parsed call (135M parameters
+    do not fill the arguments in well: validity is the model's, and is what the rows report), and
+    the next turn carries the call and its result back, which the chat template must accept."""
+    from dyno.bench.scenarios.sessions import Sessions
+    from dyno.workloads.sessions import SessionSpec
+    from dyno.workloads.shapes import Lengths
+
+    eng = spec_tools_engine
+    sc = Sessions(
+        spec=SessionSpec(2, Lengths("fixed", 4)),
+        tool_result_tokens=Lengths("fixed", 64),
+        tool_choice="required",
+    )
+    with Store(eng.settings.db_path) as store:
+        res = run_bench(eng.settings, store, [sc], TargetSpec(eng.url), suite="sessions")
+        assert res.status == "complete"
+        reqs = [r for r in store.requests(res.run_id) if r.label != "warmup"]
+        (summary,) = summarize_run(store, res.run_id).scenarios
+    assert len(reqs) == 8 and all(r.ok for r in reqs)
+    rows = {(r.label, r.metric): r.mean for r in summary.rows}
+    n = {(r.label, r.metric): r.n for r in summary.rows}
+    assert rows[("t1", "tool_call_rate")] == 1.0 and ("t1", "valid_tool_calls") in rows
+    # each t1 call was answered, and its answer was the next turn (a tool-result turn, not a new task)
+    assert n[("tool-result turns", "ttft_ms")] >= 2 and ("user turns", "ttft_ms") in rows
+    by = {(r.seq, r.label): r for r in reqs}
+    assert all((by[(s, "t2")].prompt_tokens or 0) > (by[(s, "t1")].prompt_tokens or 0) for s in (0, 1))
+    # the bound is computed on the prompt the server saw, tools included (its /tokenize with tools)
+    assert (rows[("t2", "cached_tokens_bound")] or 0) > 0

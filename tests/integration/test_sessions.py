@@ -165,6 +165,16 @@ def test_dataset_conversations_send_their_user_turns_with_the_live_replies(
         ({"sessions": 2, "rates": (1.0, 2.0)}, "one user-centric rate"),
         ({"sessions": 2, "rates": (1.0,), "think_time_s": 1.0}, "give one of them"),
         ({"turns": Lengths("fixed", 3)}, "add --sessions N"),
+        ({"tool_result_tokens": Lengths("fixed", 64)}, "add --sessions N"),
+        ({"sessions": 2, "tool_choice": "required"}, "add --tool-result-tokens N"),
+        (
+            {
+                "sessions": 2,
+                "tool_result_tokens": Lengths("fixed", 64),
+                "dataset": Path("/nonexistent.jsonl"),
+            },
+            "a --dataset brings its own conversations",
+        ),
     ],
 )
 def test_session_knobs_that_contradict_are_refused(knobs: dict[str, Any], message: str) -> None:

@@ -155,3 +155,15 @@ def test_plans_store_what_the_report_needs_and_requests_are_greedy() -> None:
     assert tools.tools == TOOL_TASKS[1].tools and tools.tool_choice == "auto"
     cfg = json.loads(json.dumps(plans["tools"].config()))  # what the store keeps round-trips
     assert cfg["items"][1]["expected_function"] == "get_time"
+
+
+def test_an_agent_call_is_judged_against_the_offered_tool_it_names() -> None:
+    from dyno.client.toolcheck import judge_offered_call
+    from dyno.workloads.prompts import TOOLS
+
+    assert judge_offered_call([{"name": "get_time", "arguments": '{"city": "Oslo"}'}], TOOLS).valid
+    bad = judge_offered_call([{"name": "get_time", "arguments": '{"town": "Oslo"}'}], TOOLS)
+    assert bad.reason == "schema_invalid"
+    other = judge_offered_call([{"name": "send_mail", "arguments": "{}"}], TOOLS)
+    assert other.reason == "wrong_function" and "'get_weather', 'get_time'" in other.detail
+    assert judge_offered_call([], TOOLS).reason == "no_tool_call"

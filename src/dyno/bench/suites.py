@@ -122,6 +122,8 @@ class WorkloadKnobs:
     sessions: int | None = None  # users, each a growing conversation (bench/scenarios/sessions.py)
     turns: Lengths | None = None
     think_time_s: float | None = None
+    tool_result_tokens: Lengths | None = None  # agent loops: sessions whose tool calls get results
+    tool_choice: str | None = None  # agent loops: on a task turn, auto (default) or required
     trace: Path | None = None  # a request trace to replay (bench/scenarios/replay.py)
     trace_format: str = "mooncake"
     time_scale: float | None = None
@@ -142,6 +144,8 @@ class WorkloadKnobs:
                 self.sessions,
                 self.turns,
                 self.think_time_s,
+                self.tool_result_tokens,
+                self.tool_choice,
                 self.trace,
                 self.time_scale,
                 self.length_scale,
@@ -187,8 +191,13 @@ def replay(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Replay:
 
 def sessions(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Sessions:
     """The Sessions scenario: --sessions users at once, each through --turns turns."""
+    if knobs.tool_choice is not None and knobs.tool_result_tokens is None:
+        raise UsageError("--tool-choice shapes agent sessions: add --tool-result-tokens N (and --sessions N)")
     if knobs.sessions is None:
-        raise UsageError("--turns and --think-time shape sessions: add --sessions N (the users at once)")
+        raise UsageError(
+            "--turns, --think-time and --tool-result-tokens shape sessions: "
+            "add --sessions N (the users at once)"
+        )
     for given, flag in (
         (concurrency, "--concurrency"),
         (knobs.requests, "--requests"),
@@ -208,6 +217,11 @@ def sessions(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Sessi
         knobs.think_time_s or 0.0,
         knobs.rates[0] if knobs.rates else None,
     )
+    if knobs.dataset is not None and knobs.tool_result_tokens is not None:
+        raise UsageError(
+            "--tool-result-tokens runs agent sessions on tasks the bundled tools answer; "
+            "a --dataset brings its own conversations"
+        )
     dataset = load_dataset(knobs.dataset) if knobs.dataset else None
     if dataset is not None and knobs.input_tokens is not None:
         raise UsageError("--input-tokens sizes synthetic user turns; a --dataset brings its own")
@@ -218,6 +232,8 @@ def sessions(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Sessi
         dataset=dataset,
         prefixes=knobs.prefixes,
         seed=knobs.seed,
+        tool_result_tokens=knobs.tool_result_tokens,
+        tool_choice=knobs.tool_choice or "auto",
     )
 
 
@@ -274,7 +290,13 @@ def choose(
             raise UsageError(
                 "--precision repeats decode and ttft; a load runs for its --requests or --duration"
             )
-        session_knobs = (knobs.sessions, knobs.turns, knobs.think_time_s)
+        session_knobs = (
+            knobs.sessions,
+            knobs.turns,
+            knobs.think_time_s,
+            knobs.tool_result_tokens,
+            knobs.tool_choice,
+        )
         if any(
             x is not None
             for x in (knobs.trace, knobs.time_scale, knobs.length_scale, knobs.trace_block_tokens)

@@ -36,6 +36,11 @@ class TraceFormat(StrEnum):
     mooncake = "mooncake"
 
 
+class ToolChoice(StrEnum):
+    auto = "auto"
+    required = "required"
+
+
 class Arrival(StrEnum):
     poisson = "poisson"
     constant = "constant"
@@ -85,6 +90,17 @@ def register(app: typer.Typer) -> None:
         think_time: float = typer.Option(
             None, "--think-time", min=0.0, help="Seconds a user waits after a reply before the next turn."
         ),
+        tool_result_tokens: str = typer.Option(
+            None,
+            "--tool-result-tokens",
+            help="With --sessions: agent loops. Turns offer tools; each tool call is answered with a "
+            "result of this many tokens (N or a distribution) and sent back.",
+        ),
+        tool_choice: ToolChoice = typer.Option(
+            None,
+            "--tool-choice",
+            help="Agent sessions: auto (the model decides) or required (a task turn must call a tool).",
+        ),
         trace: Path = typer.Option(
             None, "--trace", help="Replay a request trace (Mooncake JSONL): arrivals, lengths, shared blocks."
         ),
@@ -131,7 +147,9 @@ def register(app: typer.Typer) -> None:
 
         With --sessions N the run is one `sessions` scenario: N users at once, each through --turns
         turns whose history carries the server's real replies, paced by --think-time or a
-        user-centric --rate; TTFT, prompt and cached tokens are reported per turn.
+        user-centric --rate; TTFT, prompt and cached tokens are reported per turn. With
+        --tool-result-tokens the sessions are agent loops: turns offer tools, each tool call is
+        answered with a synthetic result and sent back, and every call is judged valid or not.
 
         With --trace FILE the run is one `replay` scenario: each request of a Mooncake trace (its first
         --requests) sent at its timestamp x --time-scale, its prompt built so equal hash_ids are equal
@@ -155,6 +173,10 @@ def register(app: typer.Typer) -> None:
             sessions=sessions,
             turns=parse_lengths(turns, "--turns") if turns else None,
             think_time_s=think_time,
+            tool_choice=tool_choice.value if tool_choice else None,
+            tool_result_tokens=parse_lengths(tool_result_tokens, "--tool-result-tokens")
+            if tool_result_tokens
+            else None,
             trace=trace,
             trace_format=trace_format.value,
             time_scale=time_scale,

@@ -6,6 +6,7 @@ measurement goes through the async StreamClient.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,20 +138,32 @@ class Endpoint:
         return int(count) if isinstance(count, int) else None
 
     def token_ids(
-        self, model: str, *, prompt: str | None = None, messages: list[dict[str, Any]] | None = None
+        self,
+        model: str,
+        *,
+        prompt: str | None = None,
+        messages: list[dict[str, Any]] | None = None,
+        tools: Sequence[dict[str, Any]] = (),
     ) -> list[int] | None:
-        """The token ids /tokenize gives (template applied for messages); None if it gives none."""
-        data = self._tokenize(model, prompt, messages)
+        """The token ids /tokenize gives (template applied for messages, with the tools a request offers:
+        the template renders them into the prompt); None if it gives none."""
+        data = self._tokenize(model, prompt, messages, tools)
         tokens = data.get("tokens") if data else None
         return [int(t) for t in tokens] if isinstance(tokens, list) else None
 
     def _tokenize(
-        self, model: str, prompt: str | None, messages: list[dict[str, Any]] | None
+        self,
+        model: str,
+        prompt: str | None,
+        messages: list[dict[str, Any]] | None,
+        tools: Sequence[dict[str, Any]] = (),
     ) -> dict[str, Any] | None:
         body: dict[str, Any] = {"model": model}
         if messages is not None:
             body["messages"] = messages
             body["add_generation_prompt"] = True
+            if tools:
+                body["tools"] = list(tools)
         else:
             body["prompt"] = prompt or ""
         data = self.post_json_or_none("/tokenize", body)

@@ -92,3 +92,24 @@ def judge_tool_call(tool_calls: Sequence[dict[str, Any]], tool: dict[str, Any], 
     """`check_tool_call` against an OpenAI tool definition ({"type": "function", "function": {...}})."""
     fn = tool["function"]
     return check_tool_call(tool_calls, expected_function=fn["name"], schema=fn.get("parameters") or {}, **kw)
+
+
+def judge_offered_call(
+    tool_calls: Sequence[dict[str, Any]], tools: Sequence[dict[str, Any]], **kw: Any
+) -> ToolVerdict:
+    """The first call judged against the offered tool it names: an agent offers several, and any of
+    them is a right function; a name none of them has is `wrong_function`."""
+    if tool_calls and tools:
+        name = str(tool_calls[0].get("name") or "")
+        named = next((t for t in tools if t["function"]["name"] == name), None)
+        if named is None:
+            raw = tool_calls[0].get("arguments")
+            offered = ", ".join(repr(t["function"]["name"]) for t in tools)
+            return ToolVerdict(
+                "wrong_function",
+                f"called {name!r}, not an offered tool ({offered})",
+                name,
+                raw if isinstance(raw, str) else json.dumps(raw),
+            )
+        return judge_tool_call(tool_calls, named, **kw)
+    return check_tool_call(tool_calls, expected_function="", schema={}, **kw)

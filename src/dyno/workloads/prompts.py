@@ -121,4 +121,16 @@ TIME_TOOL: dict[str, Any] = {
     },
 }
 
+TOOLS = (WEATHER_TOOL, TIME_TOOL)  # what a tool-calling request offers
+
 TOOL_TASK = "What is the weather like in Paris right now?"
+
+# An agent session's user turns: tasks the offered tools (WEATHER_TOOL, TIME_TOOL) answer, so a model
+# with tool calling on has a reason to call one, and its result a reason to answer after it.
+AGENT_TASKS = (
+    "What is the weather like in {city} right now?",
+    "What time is it in {city}?",
+    "Should I take an umbrella in {city} today? Check the weather first.",
+    "I have a call with someone in {city}: is it still working hours there?",
+)
+AGENT_CITIES = ("Paris", "Tokyo", "Lima", "Oslo", "Nairobi", "Toronto", "Madrid", "Hanoi")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,8 +32,9 @@ class PromptTokenizer(Protocol):
         """The token ids the server would see; None where only a count (or an estimate) is known."""
         ...
 
-    async def chat_ids(self, messages: Messages) -> list[int] | None:
-        """The ids of a whole conversation, chat template and generation prompt included."""
+    async def chat_ids(self, messages: Messages, tools: Sequence[dict[str, Any]] = ()) -> list[int] | None:
+        """The ids of a whole conversation, chat template and generation prompt included (and the
+        tools it offers, which the template renders into the prompt)."""
         ...
 
 
@@ -60,8 +62,8 @@ class ServerTokenizer:
             return await self.chat_ids(as_messages(text))
         return await asyncio.to_thread(self._ep.token_ids, self._model, prompt=text)
 
-    async def chat_ids(self, messages: Messages) -> list[int] | None:
-        return await asyncio.to_thread(self._ep.token_ids, self._model, messages=messages)
+    async def chat_ids(self, messages: Messages, tools: Sequence[dict[str, Any]] = ()) -> list[int] | None:
+        return await asyncio.to_thread(self._ep.token_ids, self._model, messages=messages, tools=tools)
 
 
 class LocalTokenizer:
@@ -81,10 +83,12 @@ class LocalTokenizer:
             return await self.chat_ids(as_messages(text))
         return list(self._tok(text)["input_ids"])
 
-    async def chat_ids(self, messages: Messages) -> list[int]:
+    async def chat_ids(self, messages: Messages, tools: Sequence[dict[str, Any]] = ()) -> list[int]:
         if not getattr(self._tok, "chat_template", None):
             return list(self._tok(" ".join(str(m.get("content", "")) for m in messages))["input_ids"])
-        ids = self._tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)
+        ids = self._tok.apply_chat_template(
+            messages, tools=list(tools) or None, tokenize=True, add_generation_prompt=True
+        )
         return list(ids["input_ids"] if isinstance(ids, dict) else ids)
 
 
@@ -98,7 +102,7 @@ class EstimateTokenizer:
     async def ids(self, text: str, *, chat: bool) -> list[int] | None:
         return None
 
-    async def chat_ids(self, messages: Messages) -> list[int] | None:
+    async def chat_ids(self, messages: Messages, tools: Sequence[dict[str, Any]] = ()) -> list[int] | None:
         return None
 
 

@@ -9,17 +9,36 @@ from dyno.bench.scenario import BenchContext, ResultRow, ScenarioData, ScenarioO
 from dyno.bench.scenarios.config import fields_config
 from dyno.bench.stats import summarize
 from dyno.catalog.tools import suggest_tool_parser
-from dyno.client import derive, server_message
+from dyno.client import RequestRecord, derive, server_message
 from dyno.client.toolcheck import judge_tool_call
 from dyno.metrics.vllm import spec_decode_delta
-from dyno.workloads.prompts import CONTENT_TYPES, TIME_TOOL, TOOL_TASK, WEATHER_TOOL
+from dyno.workloads.prompts import CONTENT_TYPES, TOOL_TASK, TOOLS, WEATHER_TOOL
 
 TOOL_400_MARKERS = ("enable-auto-tool-choice", "tool-call-parser", "tool choice")
-TOOLS = (WEATHER_TOOL, TIME_TOOL)
 
 
 def tools_not_enabled(status: int | None, body: str | None) -> bool:
     return status == 400 and any(k in (body or "") for k in TOOL_400_MARKERS)
+
+
+def tools_refused(ctx: BenchContext, r: RequestRecord) -> ScenarioOutcome:
+    """A skipped scenario that says how to turn tool calling on: the server's 400 is the finding, so
+    the request is forgiven (not a failure of the run)."""
+    ctx.run.forgive(r)
+    parser = suggest_tool_parser(ctx.model)
+    msg = server_message(r.error_message, limit=1000)
+    return ScenarioOutcome(
+        status="skipped",
+        notes=(
+            f"tool calling not enabled: the server answered HTTP 400 ({msg}); "
+            f"start it with --enable-auto-tool-choice --tool-call-parser {parser}",
+        ),
+        facts={
+            "tool_calling": "not enabled",
+            "server_message": msg,
+            "flags_to_add": ["--enable-auto-tool-choice", "--tool-call-parser", parser],
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -46,21 +65,7 @@ class ToolCall:
                 seq=i,
             )
             if tools_not_enabled(r.http_status, r.error_message):
-                ctx.run.forgive(r)  # the 400 is the finding (tool calling off), not a failed request
-                parser = suggest_tool_parser(ctx.model)
-                msg = server_message(r.error_message, limit=1000)
-                return ScenarioOutcome(
-                    status="skipped",
-                    notes=(
-                        f"tool calling not enabled: the server answered HTTP 400 ({msg}); "
-                        f"start it with --enable-auto-tool-choice --tool-call-parser {parser}",
-                    ),
-                    facts={
-                        "tool_calling": "not enabled",
-                        "server_message": msg,
-                        "flags_to_add": ["--enable-auto-tool-choice", "--tool-call-parser", parser],
-                    },
-                )
+                return tools_refused(ctx, r)
         return ScenarioOutcome(facts={"tool_calling": "enabled"})
 
     @staticmethod

@@ -11,6 +11,9 @@ counters' deltas.
 Prompts and budgets are drawn before anything is sent, from the seed, so two runs of one
 seed send the same user turns (the replies are the server's, so the histories are only as
 equal as its outputs).
+
+With `tool_result_tokens` the sessions are agent loops (bench/scenarios/agent.py): every turn
+offers tools, a tool call is answered with a synthetic result and sent back as the next turn.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from dyno.bench.scenario import (
     ScenarioSummary,
     keep,
 )
+from dyno.bench.scenarios.agent import TOOL, USER, agent_rows, agent_task, answer_calls
+from dyno.bench.scenarios.features import tools_not_enabled, tools_refused
 from dyno.bench.scenarios.latency import fixed_length_notes
 from dyno.bench.scenarios.workload import block_tokens, cache_gap_note, load_rows
 from dyno.bench.stats import summarize
@@ -38,6 +43,7 @@ from dyno.client import GenRequest, RequestRecord, derive
 from dyno.metrics.vllm import prefix_cache_delta
 from dyno.workloads.dataset import Dataset
 from dyno.workloads.prefixes import DEFAULT_BLOCK_TOKENS, SharedPrefixes, cacheable_tokens, plan_prefixes
+from dyno.workloads.prompts import TOOLS
 from dyno.workloads.sessions import Sent, SessionSpec, fits, shared_tokens
 from dyno.workloads.shapes import Lengths
 from dyno.workloads.synthetic import calibrated_prompt
@@ -45,6 +51,7 @@ from dyno.workloads.synthetic import calibrated_prompt
 DEFAULT_TURNS = Lengths("fixed", 4)
 DEFAULT_TURN_TOKENS = Lengths("fixed", 64)
 DEFAULT_REPLY_TOKENS = Lengths("fixed", 32)
+AGENT_REPLY_TOKENS = Lengths("fixed", 128)  # a budget, not a length: a tool call and its end of turn fit
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class _Turn:
 class _Plan:
     system: str | None
     turns: tuple[_Turn, ...]
+    results: tuple[str, ...] = ()  # an agent session's tool result for each turn's calls
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,8 @@ class _SentTurn:
 class _Tally:
     ended_at_context: list[int] = field(default_factory=list)  # sessions cut short: the history filled it
     failed: list[int] = field(default_factory=list)  # sessions ended by a failed turn
+    refused: list[RequestRecord] = field(default_factory=list)  # the server's 400: tool calling is off
+    kinds: list[list[Any]] = field(default_factory=list)  # agent sessions: [label, session, kind]
 
 
 def turn_label(k: int) -> str:
@@ -87,6 +97,12 @@ class Sessions:
     prefixes: SharedPrefixes | None = None  # the system prompt: one of G shared ones
     seed: int = 0
     warmup: int = 1
+    tool_result_tokens: Lengths | None = None  # set: agent loops, each tool call answered with this much
+    tool_choice: str = "auto"  # on a task turn; after a tool result always "auto", so the model can answer
+
+    @property
+    def agent(self) -> bool:
+        return self.tool_result_tokens is not None
 
     def config(self) -> dict[str, Any]:
         return {
@@ -97,6 +113,15 @@ class Sessions:
             "dataset": self.dataset.spec() if self.dataset else None,
             "seed": self.seed,
             **({"prefixes": self.prefixes.spec()} if self.prefixes else {}),
+            **(
+                {
+                    "tool_result_tokens": self.tool_result_tokens.spec(),
+                    "tools": [t["function"]["name"] for t in TOOLS],
+                    "tool_choice": self.tool_choice,
+                }
+                if self.tool_result_tokens
+                else {}
+            ),
         }
 
     def planned_requests(self, max_model_len: int) -> int:
@@ -106,7 +131,8 @@ class Sessions:
     async def _plans(self, ctx: BenchContext) -> list[_Plan]:
         """Every session's system prompt and user turns, drawn from the seed before the load."""
         rng = random.Random(self.seed)
-        out_len = self.output_tokens or (None if self.dataset else DEFAULT_REPLY_TOKENS)
+        default = AGENT_REPLY_TOKENS if self.agent else DEFAULT_REPLY_TOKENS
+        out_len = self.output_tokens or (None if self.dataset else default)
         prefixes = await plan_prefixes(ctx.tokenizer, self.prefixes, ctx.salt()) if self.prefixes else None
         items = list(self.dataset.items) if self.dataset else []
         rng.shuffle(items)
@@ -130,11 +156,22 @@ class Sessions:
                 continue
             n = (self.spec.turns or DEFAULT_TURNS).draw(rng)
             synthetic = []
+            results = []
             for _ in range(n):
+                budget = (out_len or DEFAULT_REPLY_TOKENS).draw(rng)
+                if self.tool_result_tokens is not None:
+                    # A task the tools answer, after --input-tokens of context when asked for.
+                    want = self.input_tokens.draw(rng) if self.input_tokens else 0
+                    context = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt(), chat=False)
+                    task = agent_task(rng)
+                    synthetic.append(_Turn(f"{context}\n\n{task}" if want else task, budget, want + 16))
+                    size = self.tool_result_tokens.draw(rng)
+                    results.append(await calibrated_prompt(ctx.tokenizer, size, salt=ctx.salt(), chat=False))
+                    continue
                 want = (self.input_tokens or DEFAULT_TURN_TOKENS).draw(rng)
                 text = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt(), chat=False)
-                synthetic.append(_Turn(text, (out_len or DEFAULT_REPLY_TOKENS).draw(rng), want))
-            plans.append(_Plan(system, tuple(synthetic)))
+                synthetic.append(_Turn(text, budget, want))
+            plans.append(_Plan(system, tuple(synthetic), tuple(results)))
         return plans
 
     async def _session(
@@ -145,15 +182,21 @@ class Sessions:
         Every turn's conversation is a prefix of the session's one history, so a turn keeps only
         the history and its length: copies would hold T^2/2 messages for a session of T turns."""
         history: list[dict[str, Any]] = [{"role": "system", "content": plan.system}] if plan.system else []
-        fixed = self.output_tokens is not None or self.dataset is None
+        # An agent's reply ends where the model stops: a tool call is followed by its end of turn.
+        fixed = not self.agent and (self.output_tokens is not None or self.dataset is None)
+        tools = TOOLS if self.agent else ()
         done: list[RequestRecord] = []
         sent: list[_SentTurn] = []
+        answers: list[dict[str, Any]] = []  # the last reply's tool calls and their results
         intended: int | None = None
         for k, turn in enumerate(plan.turns):
+            if tally.refused:
+                break
+            adds = answers[1:] if answers else [{"role": "user", "content": turn.text}]
             if done and not fits(
                 done[-1].prompt_tokens or 0,
                 done[-1].output_tokens or 0,
-                turn.want_tokens,
+                sum(len(str(m["content"])) // 4 for m in adds) if answers else turn.want_tokens,
                 turn.max_tokens,
                 ctx.max_model_len,
             ):
@@ -165,21 +208,37 @@ class Sessions:
             elif k == 0:
                 intended = t0_ns
             else:
-                intended = (done[-1].t_end_ns or time.perf_counter_ns()) + int(self.spec.think_time_s * 1e9)
+                think = 0.0 if answers else self.spec.think_time_s  # a tool runs at once
+                intended = (done[-1].t_end_ns or time.perf_counter_ns()) + int(think * 1e9)
             await sleep_until_ns(intended)
-            history.append({"role": "user", "content": turn.text})
+            history += answers or adds
+            if self.agent:
+                tally.kinds.append([turn_label(k), s, TOOL if answers else USER])
             req = GenRequest(
-                ctx.model, tuple(history), max_tokens=turn.max_tokens, temperature=0.0, ignore_eos=fixed
+                ctx.model,
+                tuple(history),
+                max_tokens=turn.max_tokens,
+                temperature=0.0,
+                ignore_eos=fixed,
+                tools=tools,
+                tool_choice=("auto" if answers else self.tool_choice) if tools else None,
             )
             rec = await ctx.generate(
                 req, scenario=self.name, label=turn_label(k), seq=s, intended_ns=intended
             )
+            if tools and tools_not_enabled(rec.http_status, rec.error_message):
+                tally.refused.append(rec)
+                break
             done.append(rec)
             sent.append(_SentTurn(history, len(history), rec))
             if not rec.ok:
                 tally.failed.append(s)
                 break
-            history.append({"role": "assistant", "content": rec.output_text})
+            answers = []
+            if self.agent and rec.tool_calls:
+                answers = answer_calls(rec, plan.results[k], f"call-{s}-{k}")
+            else:
+                history.append({"role": "assistant", "content": rec.output_text})
         return sent
 
     async def run(self, ctx: BenchContext) -> ScenarioOutcome:
@@ -194,6 +253,10 @@ class Sessions:
         async with task_group() as tg:
             tasks = [tg.create_task(self._session(ctx, s, p, t0, tally)) for s, p in enumerate(plans)]
         await ctx.scrape(self.name, "after:all")
+        if tally.refused:
+            for rec in tally.refused[1:]:
+                ctx.run.forgive(rec)
+            return tools_refused(ctx, tally.refused[0])
         turns = [x for t in tasks for x in t.result()]
         notes: list[str] = []
         if ctx.workers > 1:
@@ -206,7 +269,9 @@ class Sessions:
         if tally.failed:
             notes.append(f"{len(tally.failed)} sessions ended at a failed turn (its error is stored)")
         facts: dict[str, Any] = {"sessions": len(plans), "turns_planned": [len(p.turns) for p in plans]}
-        shared = await _shared(ctx, turns)
+        if self.agent:
+            facts["turn_kinds"] = tally.kinds
+        shared = await _shared(ctx, turns, TOOLS if self.agent else ())
         if shared is None:
             notes.append(
                 f"no cache bound: token ids are not known ({ctx.tokenizer.method}); "
@@ -221,12 +286,14 @@ class Sessions:
         return ScenarioSummary(*session_rows(data))
 
 
-async def _shared(ctx: BenchContext, turns: list[_SentTurn]) -> list[list[Any]] | None:
+async def _shared(
+    ctx: BenchContext, turns: list[_SentTurn], tools: tuple[dict[str, Any], ...]
+) -> list[list[Any]] | None:
     """[label, session, shared tokens] per answered turn, from its whole conversation's token ids."""
     answered = [t for t in turns if t.rec.ok]
     sent = []
     for t in answered:
-        ids = await ctx.tokenizer.chat_ids(t.history[: t.n_messages])
+        ids = await ctx.tokenizer.chat_ids(t.history[: t.n_messages], tools)
         if ids is None:
             return None
         sent.append(Sent(ids, t.rec.output_tokens or 0, t.rec.t_first_content_ns, t.rec.t_end_ns))
@@ -263,8 +330,17 @@ def session_rows(data: ScenarioData) -> tuple[list[ResultRow], list[str]]:
             ResultRow.of(name, label, "output_tokens", summarize(r.output_tokens for r in turn)),
         )
     rows += load_rows(name, "all", answered, every)
+    agent = (
+        agent_rows(data, answered, _turn_order([r.label for r in answered]))
+        if "turn_kinds" in data.facts
+        else None
+    )
+    if agent:
+        rows += agent[0]
     rows += keep(ResultRow.of(name, "all", "session_s", summarize(_durations(answered))))
     notes = fixed_length_notes(data.requests)
+    if agent:
+        notes += agent[1]
     before, after = data.scrapes.get("before:all"), data.scrapes.get("after:all")
     d = prefix_cache_delta(before, after) if before and after else None
     prompts = sum(r.prompt_tokens or 0 for r in answered)
