@@ -185,6 +185,28 @@ def test_session_knobs_that_contradict_are_refused(knobs: dict[str, Any], messag
         suites.choose("quick", None, None, None, suites.WorkloadKnobs(**knobs))
 
 
+def test_a_cache_warm_from_an_earlier_run_is_said_when_it_serves_past_the_bound(
+    pacing_server: StartPacing, dyno_home: Path, tmp_path: Path
+) -> None:
+    # A dataset's conversations are sent verbatim (no run salt): a second run of them finds the
+    # first run's blocks in the server's cache, which no bound over its own requests can count.
+    path = tmp_path / "chats.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"messages": [{"role": "user", "content": f"conversation {c} " + "word " * 60}]})
+            + "\n"
+            for c in range(2)
+        )
+    )
+    srv = pacing_server(ttft_s=0.001, itl_s=0.0005, prefix_cache_blocks=1000, block_tokens=16)
+    sc = Sessions(spec=SessionSpec(2), dataset=load_dataset(path), output_tokens=Lengths("fixed", 4))
+    _, _, first = run(srv.url, sc)
+    _, rows, second = run(srv.url, sc)
+    assert not any("before the run" in n for n in first)
+    assert (by_turn(rows, "cached_tokens")["t1"] or 0) > (by_turn(rows, "cached_tokens_bound")["t1"] or 0)
+    assert any("2 turns were served more from the cache than this run" in n for n in second)
+
+
 def test_a_cache_too_small_for_the_histories_is_named_as_the_gap(
     pacing_server: StartPacing, dyno_home: Path
 ) -> None:

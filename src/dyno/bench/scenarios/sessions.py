@@ -365,6 +365,13 @@ def session_rows(data: ScenarioData) -> tuple[list[ResultRow], list[str]]:
             "cached tokens per turn: the server did not report them (vLLM: start it with "
             "--enable-prompt-tokens-details)"
         )
+    over = [r for r, b in zip(answered, bounds, strict=True) if b is not None and (r.cached_tokens or 0) > b]
+    if over:
+        notes.append(
+            f"{len(over)} turns were served more from the cache than this run could have put there: the "
+            "server's cache held these prefixes from before the run (an earlier run); the bound counts "
+            "this run's requests only"
+        )
     zero = [r for r in answered if r.prompt_tokens == 0]
     if zero:
         notes.append(
