@@ -57,7 +57,13 @@ def agent_rows(
     """Per turn: how often the model called a tool and how often the call was valid; TTFT and prompt
     tokens of user turns beside tool-result turns (a tool result is the part of the prompt that grows)."""
     name = data.name
-    kinds = {(str(lb), int(s)): str(k) for lb, s, k in data.facts.get("turn_kinds") or []}
+    # A turn sent tool results exactly when its session's turn before it called a tool (a failed
+    # turn ends its session, so that turn is among the answered).
+    called_at = {(r.seq, r.label) for r in answered if r.tool_calls}
+
+    def kind(r: RequestRecord) -> str:
+        return TOOL if (r.seq, f"t{int(r.label[1:]) - 1}") in called_at else USER
+
     verdicts = {id(r): judge_offered_call(r.tool_calls, TOOLS) for r in answered if r.tool_calls}
     rows: list[ResultRow] = []
 
@@ -73,11 +79,11 @@ def agent_rows(
         reqs = [r for r in answered if r.label == label]
         if reqs:
             rows += calls_rows(label, reqs)
-    for kind in (USER, TOOL):
-        reqs = [r for r in answered if kinds.get((r.label, r.seq)) == kind]
+    for k in (USER, TOOL):
+        reqs = [r for r in answered if r.label in turns and kind(r) == k]
         if not reqs:
             continue
-        label = f"{kind} turns"
+        label = f"{k} turns"
         rows += keep(
             ResultRow.of(name, label, "ttft_ms", summarize(derive.ttft_ms(r) for r in reqs)),
             ResultRow.of(name, label, "prompt_tokens", summarize(r.prompt_tokens for r in reqs)),

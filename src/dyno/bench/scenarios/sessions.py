@@ -34,7 +34,7 @@ from dyno.bench.scenario import (
     ScenarioSummary,
     keep,
 )
-from dyno.bench.scenarios.agent import TOOL, USER, agent_rows, agent_task, answer_calls
+from dyno.bench.scenarios.agent import agent_rows, agent_task, answer_calls
 from dyno.bench.scenarios.features import tools_not_enabled, tools_refused
 from dyno.bench.scenarios.latency import fixed_length_notes
 from dyno.bench.scenarios.workload import block_tokens, cache_gap_note, load_rows
@@ -80,7 +80,6 @@ class _Tally:
     ended_at_context: list[int] = field(default_factory=list)  # sessions cut short: the history filled it
     failed: list[int] = field(default_factory=list)  # sessions ended by a failed turn
     refused: list[RequestRecord] = field(default_factory=list)  # the server's 400: tool calling is off
-    kinds: list[list[Any]] = field(default_factory=list)  # agent sessions: [label, session, kind]
 
 
 def turn_label(k: int) -> str:
@@ -192,11 +191,13 @@ class Sessions:
         for k, turn in enumerate(plan.turns):
             if tally.refused:
                 break
-            adds = answers[1:] if answers else [{"role": "user", "content": turn.text}]
+            # The next turn: the last reply's calls and their results, or the user's own turn.
+            new = answers or [{"role": "user", "content": turn.text}]
+            results_tokens = sum(len(str(m["content"])) // 4 for m in answers[1:])
             if done and not fits(
                 done[-1].prompt_tokens or 0,
                 done[-1].output_tokens or 0,
-                sum(len(str(m["content"])) // 4 for m in adds) if answers else turn.want_tokens,
+                results_tokens if answers else turn.want_tokens,
                 turn.max_tokens,
                 ctx.max_model_len,
             ):
@@ -211,9 +212,7 @@ class Sessions:
                 think = 0.0 if answers else self.spec.think_time_s  # a tool runs at once
                 intended = (done[-1].t_end_ns or time.perf_counter_ns()) + int(think * 1e9)
             await sleep_until_ns(intended)
-            history += answers or adds
-            if self.agent:
-                tally.kinds.append([turn_label(k), s, TOOL if answers else USER])
+            history += new
             req = GenRequest(
                 ctx.model,
                 tuple(history),
@@ -269,8 +268,6 @@ class Sessions:
         if tally.failed:
             notes.append(f"{len(tally.failed)} sessions ended at a failed turn (its error is stored)")
         facts: dict[str, Any] = {"sessions": len(plans), "turns_planned": [len(p.turns) for p in plans]}
-        if self.agent:
-            facts["turn_kinds"] = tally.kinds
         shared = await _shared(ctx, turns, TOOLS if self.agent else ())
         if shared is None:
             notes.append(
@@ -332,7 +329,7 @@ def session_rows(data: ScenarioData) -> tuple[list[ResultRow], list[str]]:
     rows += load_rows(name, "all", answered, every)
     agent = (
         agent_rows(data, answered, _turn_order([r.label for r in answered]))
-        if "turn_kinds" in data.facts
+        if data.config.get("tool_result_tokens") is not None
         else None
     )
     if agent:
