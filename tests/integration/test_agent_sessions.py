@@ -9,8 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dyno.bench import suites
 from dyno.bench.runner import run_bench
-from dyno.bench.scenarios.sessions import Sessions
+from dyno.bench.scenario import Scenario
+from dyno.bench.scenarios.sessions import AgentSessions, Sessions
 from dyno.bench.summary import summarize_run
 from dyno.engine.target import TargetSpec
 from dyno.settings import Settings
@@ -21,8 +23,8 @@ from dyno.workloads.shapes import Lengths
 from tests.fixtures.pacing import StartPacing
 
 
-def agent(sessions: int, turns: int, result_tokens: int, tool_choice: str = "auto") -> Sessions:
-    return Sessions(
+def agent(sessions: int, turns: int, result_tokens: int, tool_choice: str = "auto") -> AgentSessions:
+    return AgentSessions(
         spec=SessionSpec(sessions, Lengths("fixed", turns)),
         tool_result_tokens=Lengths("fixed", result_tokens),
         output_tokens=Lengths("fixed", 8),
@@ -33,7 +35,7 @@ def agent(sessions: int, turns: int, result_tokens: int, tool_choice: str = "aut
 def run(url: str, sc: Sessions) -> tuple[Any, dict[str, dict[str, float | None]], list[str], str]:
     s = Settings.from_env()
     with Store(s.db_path) as store:
-        result = run_bench(s, store, [sc], TargetSpec(url), suite="sessions")
+        result = run_bench(s, store, [sc], TargetSpec(url), suite="agent")
         (summary,) = summarize_run(store, result.run_id).scenarios
     figures: dict[str, dict[str, float | None]] = {}
     for r in summary.rows:
@@ -119,3 +121,21 @@ def test_a_server_without_tool_calling_gets_the_flags_to_add_not_a_failed_run(
     assert result.passed, result.message  # the 400s are the finding, forgiven: not failed requests
     # each user's first turn was refused; none went on to a second
     assert sum(1 for r in srv.sent_log if r.body.get("tools")) == 3
+
+
+def test_a_suite_names_chat_sessions_and_agent_sessions_apart(
+    pacing_server: StartPacing, dyno_home: Path
+) -> None:
+    srv = pacing_server(ttft_s=0.002, itl_s=0.001, tool_calls=True)
+    chosen: list[Scenario] = suites.select("standard", ["sessions", "agent"])
+    assert [type(s) for s in chosen] == [Sessions, AgentSessions]
+    s = Settings.from_env()
+    with Store(s.db_path) as store:
+        result = run_bench(s, store, chosen, TargetSpec(srv.url), suite="standard")
+        summary = summarize_run(store, result.run_id)
+    assert result.passed
+    by_name = {sc.name: {r.metric for r in sc.rows} for sc in summary.scenarios}
+    assert set(by_name) == {"sessions", "agent"}
+    assert "tool_call_rate" in by_name["agent"] and "tool_call_rate" not in by_name["sessions"]
+    # the chat sessions offered no tools; the agent's every turn did (2 users x 4 turns, warmup aside)
+    assert sum(1 for r in srv.sent_log if r.body.get("tools")) == 8

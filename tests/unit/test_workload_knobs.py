@@ -15,6 +15,7 @@ import pytest
 
 from dyno.bench.arrivals import schedule
 from dyno.bench.scenario import BenchContext
+from dyno.bench.scenarios.sessions import AgentSessions, Sessions
 from dyno.bench.scenarios.workload import Workload
 from dyno.bench.suites import WorkloadKnobs, choose
 from dyno.client import Endpoint, StreamClient
@@ -177,3 +178,15 @@ def test_knobs_choose_a_workload_and_refuse_a_scenario_list_beside_them() -> Non
     )
     with pytest.raises(UsageError, match="leave --scenario out"):
         choose("quick", ["decode"], None, None, WorkloadKnobs(requests=3))
+
+
+def test_session_knobs_name_chat_sessions_and_agent_loops_apart() -> None:
+    name, [s] = choose("quick", None, None, None, WorkloadKnobs(sessions=2))
+    assert (name, type(s)) == ("sessions", Sessions)
+    name, [a] = choose(
+        "quick", None, None, None, WorkloadKnobs(sessions=2, tool_result_tokens=Lengths("fixed", 64))
+    )
+    assert (name, type(a)) == ("agent", AgentSessions)
+    assert (
+        isinstance(a, AgentSessions) and a.tool_result_tokens == Lengths("fixed", 64) and a.spec.sessions == 2
+    )

@@ -42,6 +42,7 @@ FIGURES: dict[str, Figure] = {
     "ttft_speedup": Figure("TTFT speedup", "x", True),
     "prompt_overhead_tok": Figure("prompt overhead", "tok", False),
     "valid_tool_calls": Figure("valid tool calls", "", True),
+    "tool_call_rate": Figure("turns that called a tool", ""),
     "acceptance_rate": Figure("acceptance rate", "", True),
     "mean_acceptance_length": Figure("mean acceptance length", "tok", True),
     "drafts": Figure("drafts", "count"),

@@ -2,7 +2,7 @@
 
 demo      chat sanity, decode 3×256, TTFT short, 4 concurrent: what `dyno demo` measures
 quick     decode 128×3, ttft short, concurrency 1/4: under ~2 min on the embedded engine
-standard  adds prefill, prefix-cache, tool-call, spec-decode at moderate sizes
+standard  adds prefill, prefix-cache, tool-call, spec-decode, sessions and agent at moderate sizes
 full      everything at the sizes field reports use
 """
 
@@ -24,7 +24,7 @@ from dyno.bench.scenarios import (
     Workload,
 )
 from dyno.bench.scenarios.replay import Replay
-from dyno.bench.scenarios.sessions import Sessions
+from dyno.bench.scenarios.sessions import AgentSessions, Sessions
 from dyno.bench.slo import SLO
 from dyno.errors import UsageError
 from dyno.workloads.dataset import load_dataset
@@ -53,6 +53,8 @@ SUITES: dict[str, list[Scenario]] = {
         PrefixCache(prefix_tokens=8192, repeat=3),
         ToolCall(repeat=3),
         SpecDecode(requests_per_type=3, max_tokens=128),
+        Sessions(spec=SessionSpec(2, Lengths("fixed", 4))),
+        AgentSessions(),
     ],
     "full": [
         Decode(lengths=(128, 512, 2048), repeat=5),
@@ -62,6 +64,8 @@ SUITES: dict[str, list[Scenario]] = {
         PrefixCache(prefix_tokens=8192, repeat=5),
         ToolCall(repeat=5),
         SpecDecode(requests_per_type=5, max_tokens=256),
+        Sessions(spec=SessionSpec(4, Lengths("fixed", 8))),
+        AgentSessions(spec=SessionSpec(4, Lengths("fixed", 8))),
     ],
 }
 
@@ -225,7 +229,7 @@ def sessions(knobs: WorkloadKnobs, concurrency: tuple[int, ...] | None) -> Sessi
     dataset = load_dataset(knobs.dataset) if knobs.dataset else None
     if dataset is not None and knobs.input_tokens is not None:
         raise UsageError("--input-tokens sizes synthetic user turns; a --dataset brings its own")
-    return Sessions(
+    return (AgentSessions if knobs.tool_result_tokens else Sessions)(
         spec=spec,
         input_tokens=knobs.input_tokens,
         output_tokens=knobs.output_tokens,
@@ -304,8 +308,8 @@ def choose(
             name = "replay"
             chosen: list[Scenario] = [replay(knobs, concurrency)]
         elif any(x is not None for x in session_knobs):
-            name = "sessions"
             chosen = [sessions(knobs, concurrency)]
+            name = chosen[0].name
         else:
             name = "workload"
             chosen = [workload(knobs, concurrency)]

@@ -238,7 +238,7 @@ def report_plots(rep: RunSummary) -> list[Plot]:
             ax.set_ylim(0, 1)
             ax.legend(fontsize=8, title="content")
             plots.append(Plot("acceptance-by-position", fig.axes[0].get_title(), fig))
-        if s.name == "sessions":
+        if s.name in ("sessions", "agent"):
             plots += _turn_plots(rows)
         if s.name == "prefill":
             tok = {r.label: r.mean for r in rows if r.metric == "prompt_tokens"}

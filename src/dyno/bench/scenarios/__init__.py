@@ -8,7 +8,7 @@ from dyno.bench.scenarios.load import Concurrency
 from dyno.bench.scenarios.objective import Objective
 from dyno.bench.scenarios.replay import Replay
 from dyno.bench.scenarios.sanity import Sanity
-from dyno.bench.scenarios.sessions import Sessions
+from dyno.bench.scenarios.sessions import AgentSessions, Sessions
 from dyno.bench.scenarios.workload import Workload
 
 SCENARIOS: dict[str, type[Scenario]] = {
@@ -24,6 +24,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         SpecDecode,
         Workload,
         Sessions,
+        AgentSessions,
         Replay,
     )
 }
@@ -31,6 +32,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
 __all__ = [
     "SCENARIOS",
     "TTFT",
+    "AgentSessions",
     "Concurrency",
     "Decode",
     "Objective",

@@ -52,6 +52,7 @@ DEFAULT_TURNS = Lengths("fixed", 4)
 DEFAULT_TURN_TOKENS = Lengths("fixed", 64)
 DEFAULT_REPLY_TOKENS = Lengths("fixed", 32)
 AGENT_REPLY_TOKENS = Lengths("fixed", 128)  # a budget, not a length: a tool call and its end of turn fit
+DEFAULT_TOOL_RESULT_TOKENS = Lengths("fixed", 128)
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,16 @@ class Sessions:
     @staticmethod
     def summarize(data: ScenarioData) -> ScenarioSummary:
         return ScenarioSummary(*session_rows(data))
+
+
+@dataclass(frozen=True)
+class AgentSessions(Sessions):
+    """Sessions as agent loops (bench/scenarios/agent.py), under a name of their own: a suite can
+    hold both, and a comparison does not set an agent run against a chat one."""
+
+    name: ClassVar[str] = "agent"
+    spec: SessionSpec = field(default_factory=lambda: SessionSpec(2, Lengths("fixed", 4)))
+    tool_result_tokens: Lengths | None = field(default_factory=lambda: DEFAULT_TOOL_RESULT_TOKENS)
 
 
 async def _shared(
