@@ -60,6 +60,25 @@ def dyno(*args: str) -> subprocess.CompletedProcess[str]:
         ),
         (("tune", "smollm2", "--sweep", "max-num-seqs=2,4", "--objective", "goodput"), "capacity"),
         (("capacity", "--slo", "ttft_ms<=500", "--start", "9", "--max-concurrency", "4"), "--start"),
+        # users in conversations: --turns makes them; their shape alone is refused, as is a bad one
+        (("capacity", "--slo", "ttft_ms<=500", "--think-time", "2"), "add"),
+        (("capacity", "--slo", "ttft_ms<=500", "--turns", "many"), "--turns"),
+        (("tune", "smollm2", "--sweep", "max-num-seqs=2,4", "--turns", "4"), "--objective capacity"),
+        (
+            (
+                "tune",
+                "smollm2",
+                "--sweep",
+                "max-num-seqs=2,4",
+                "--objective",
+                "capacity",
+                "--slo",
+                "ttft_ms<=500",
+                "--turns",
+                "4..x",
+            ),
+            "--turns",
+        ),
         (("bench", "--slo", "tpot_ms>=5", "--scenario", "concurrency"), "tpot_ms<=N"),
     ],
 )

@@ -36,6 +36,7 @@ class LevelEvidence:
     tpot_q_ms: float | None
     series: Series
     quantile: str = "p50"  # its name
+    unit: str = "streams"  # what the level counts
 
 
 @dataclass(frozen=True)
@@ -56,19 +57,19 @@ def name_limit(failing: LevelEvidence | None, passing: LevelEvidence | None) -> 
     if failing is None:
         return Limit("none", "no level probed failed")
     f, p = failing.level, passing.level if passing else None
-    q = failing.quantile
+    q, at = failing.quantile, f"{f} {failing.unit}"
     ttft = _pair(f"TTFT {q}", failing.ttft_q_ms, passing.ttft_q_ms if passing else None, f, p)
     tpot = _pair(f"TPOT {q}", failing.tpot_q_ms, passing.tpot_q_ms if passing else None, f, p)
     if failing.verdict == "client_bound":
-        return Limit("client", f"dyno itself was the bottleneck at {f} streams (a larger client box)")
+        return Limit("client", f"dyno itself was the bottleneck at {at} (a larger client box)")
     s = failing.series
     errors = failing.missed.get("error", 0)
     if failing.judged and errors * 2 >= failing.judged:
-        return Limit("errors", f"requests fail at {f} streams ({errors} of {failing.judged} errored)")
+        return Limit("errors", f"requests fail at {at} ({errors} of {failing.judged} errored)")
     preempted, kv = s.grew("preemptions"), s.peak("kv_usage")
     if (preempted or 0) > 0 or (kv is not None and kv >= 0.95):
         what = f"{preempted:.0f} preemptions" if preempted else f"KV cache {kv:.0%} full"
-        return Limit("kv_cache", f"the KV cache is full at {f} streams ({what}); {ttft or tpot}")
+        return Limit("kv_cache", f"the KV cache is full at {at} ({what}); {ttft or tpot}")
     running, waiting = s.peak("running"), s.peak("waiting")
     worst = max(failing.missed, key=lambda k: failing.missed[k], default="")
     per_token = worst in ("tpot_ms", "decode_tok_s")
@@ -78,7 +79,7 @@ def name_limit(failing: LevelEvidence | None, passing: LevelEvidence | None) -> 
         held = f"the server ran at most {running:.0f} at once" if running is not None else "requests waited"
         return Limit(
             "queue",
-            f"requests queue at {f} streams: {held} and up to {waiting or 0:.0f} waited for a slot "
+            f"requests queue at {at}: {held} and up to {waiting or 0:.0f} waited for a slot "
             f"(its batch limit: --max-num-seqs, or llama-server's slots); {ttft}",
         )
     if (per_token or worst == "e2e_ms") and tpot:
@@ -86,5 +87,5 @@ def name_limit(failing: LevelEvidence | None, passing: LevelEvidence | None) -> 
     if worst:
         figures = tpot if per_token else ttft
         unseen = "" if len(s) else " (no /metrics: a queue and slow prefill look alike from outside)"
-        return Limit("slo", f"{worst} is missed first at {f} streams: {figures}{unseen}")
-    return Limit("unknown", f"{f} streams did not pass ({failing.verdict})")
+        return Limit("slo", f"{worst} is missed first at {at}: {figures}{unseen}")
+    return Limit("unknown", f"{at} did not pass ({failing.verdict})")

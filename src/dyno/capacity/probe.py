@@ -27,7 +27,7 @@ from dyno.bench.slo import SLO
 from dyno.capacity.search import ProbeVerdict
 from dyno.capacity.sequential import Boundaries
 from dyno.client import RequestRecord
-from dyno.metrics.series import Series, sampling
+from dyno.metrics.series import Sampler, Series, sampling
 from dyno.workloads.prefixes import PrefixPlan
 
 SCENARIO = "probe"
@@ -53,12 +53,56 @@ class ProbeResult:
 
 
 @dataclass
-class _Tally:
+class ProbeTally:
+    """A probe's running count; `label` files each finished request and judges the steady ones."""
+
+    level: int
+    slo: SLO
+    bounds: Boundaries
+    sampler: Sampler | None = None
     judged: int = 0
     conforming: int = 0
     ramp: int = 0
     drain: int = 0
     verdict: ProbeVerdict | None = None
+
+    def label(self, rec: RequestRecord, ramping: bool) -> str:
+        if ramping:
+            self.ramp += 1
+            return f"{self.level}/ramp"
+        if self.verdict is not None:
+            self.drain += 1
+            return f"{self.level}/drain"
+        self.judged += 1
+        self.conforming += self.slo.conforms(rec)
+        self.verdict = self.bounds.decide(self.conforming, self.judged)
+        if self.verdict is not None and self.sampler is not None:
+            self.sampler.now()  # the load as it stood when the level was decided
+        return judged_label(self.level)
+
+    def result(self, seconds: float, cpu: float, max_seconds: float, series: Series) -> ProbeResult:
+        verdict: ProbeVerdict = self.verdict or "indeterminate"
+        if self.verdict is not None and self.verdict != "indeterminate":
+            why = f"decided after {self.judged} judged requests"
+        elif self.judged >= self.bounds.cap:
+            why = f"undecided at the cap of {self.bounds.cap} requests"
+        else:
+            why = f"undecided when the probe's {max_seconds:g} s ran out ({self.judged} judged)"
+        if verdict != "pass" and cpu >= CLIENT_BOUND_CPU:
+            # The client used most of a core: its own lateness may be what missed the SLO.
+            verdict, why = "client_bound", f"{why}; dyno used {cpu:.0%} of a core, so the level is no bound"
+        return ProbeResult(
+            self.level,
+            verdict,
+            self.judged,
+            self.conforming,
+            self.ramp,
+            self.drain,
+            seconds,
+            cpu,
+            series,
+            why,
+        )
 
 
 async def run_probe(
@@ -76,21 +120,11 @@ async def run_probe(
     ramp = level - 1
     reqs = await workload.make_requests(ctx, ramp + bounds.cap, rng, prefixes)
     jobs = [Job(r, SCENARIO, judged_label(level), i) for i, r in enumerate(reqs)]
-    t = _Tally()
+    t = ProbeTally(level, slo, bounds)
 
     async def send(job: Job, intended: int) -> RequestRecord:
         rec = await ctx.client.generate(job.request)
-        if job.seq < ramp:
-            label, t.ramp = f"{level}/ramp", t.ramp + 1
-        elif t.verdict is not None:
-            label, t.drain = f"{level}/drain", t.drain + 1
-        else:
-            label = judged_label(level)
-            t.judged += 1
-            t.conforming += slo.conforms(rec)
-            t.verdict = bounds.decide(t.conforming, t.judged)
-            if t.verdict is not None:
-                sampler.now()  # the load as it stood when the level was decided
+        label = t.label(rec, ramping=job.seq < ramp)
         stored = await ctx.record(rec.tagged(SCENARIO, label, job.seq, intended_ns=intended))
         if not stored.ok:
             ctx.run.forgive(stored)  # an error under load is an SLO miss, measured: not a failed run
@@ -99,19 +133,7 @@ async def run_probe(
     await ctx.client.warm(min(level, 64))
     cpu0, wall0 = time.process_time(), time.monotonic()
     async with sampling(ctx.endpoint.metrics_text, sample_period_s) as sampler:
+        t.sampler = sampler
         await sustain(jobs, level, send, max_seconds, stop=lambda: t.verdict is not None)
     seconds = time.monotonic() - wall0
-    cpu = (time.process_time() - cpu0) / max(seconds, 1e-9)
-    verdict: ProbeVerdict = t.verdict or "indeterminate"
-    if t.verdict is not None and t.verdict != "indeterminate":
-        why = f"decided after {t.judged} judged requests"
-    elif t.judged >= bounds.cap:
-        why = f"undecided at the cap of {bounds.cap} requests"
-    else:
-        why = f"undecided when the probe's {max_seconds:g} s ran out ({t.judged} judged)"
-    if verdict != "pass" and cpu >= CLIENT_BOUND_CPU:
-        # The client used most of a core: its own lateness may be what missed the SLO.
-        verdict, why = "client_bound", f"{why}; dyno used {cpu:.0%} of a core, so the level is no bound"
-    return ProbeResult(
-        level, verdict, t.judged, t.conforming, t.ramp, t.drain, seconds, cpu, sampler.series, why
-    )
+    return t.result(seconds, (time.process_time() - cpu0) / max(seconds, 1e-9), max_seconds, sampler.series)

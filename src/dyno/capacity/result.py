@@ -37,7 +37,7 @@ class ProbeView:
     series: Series
     quantile: float  # the attainment target: TTFT and TPOT are shown at this quantile of the requests
 
-    def evidence(self) -> LevelEvidence:
+    def evidence(self, unit: str) -> LevelEvidence:
         return LevelEvidence(
             self.level,
             self.verdict,
@@ -47,6 +47,7 @@ class ProbeView:
             self.tpot_q_ms,
             self.series,
             quantile_name(self.quantile),
+            unit,
         )
 
 
@@ -62,6 +63,11 @@ class CapacityResult:
     knee: Knee | None
     requests: int  # every request the search sent (ramp and drain included)
     seconds: float
+    unit: str = "streams"  # what a level counts: streams in flight, or users in conversations
+
+    @property
+    def one(self) -> str:
+        return self.unit.removesuffix("s")
 
     def probe(self, level: int | None) -> ProbeView | None:
         return next((p for p in self.probes if p.level == level), None)
@@ -70,11 +76,15 @@ class CapacityResult:
     def sentence(self) -> str:
         """The one line a non-specialist can act on."""
         a = self.answer
-        who = "stream" if a.capacity == 1 else "streams"
-        share = f"for {self.target:.0%} of requests"
+        who = self.one if a.capacity == 1 else self.unit
+        share = (
+            f"for {self.target:.0%} of requests"
+            if self.unit == "streams"
+            else f"for {self.target:.0%} of turns"
+        )
         if a.capacity == 0:
             least = min((p.level for p in self.probes), default=1)
-            meets = "stream meets" if least == 1 else "streams meet"
+            meets = f"{self.one} meets" if least == 1 else f"{self.unit} meet"
             head = f"Capacity: not even {least} {meets} {self.slo.text}"
         else:
             at_least = "at least " if a.at_max else ""
@@ -88,7 +98,7 @@ class CapacityResult:
         if self.knee is None:
             return ""
         holds = f"; your SLO holds to {self.answer.capacity}" if self.answer.capacity else ""
-        return f"Throughput plateaus at {self.knee.level} streams ({self.knee.tok_s:.0f} tok/s){holds}."
+        return f"Throughput plateaus at {self.knee.level} {self.unit} ({self.knee.tok_s:.0f} tok/s){holds}."
 
     def as_json(self) -> dict[str, Any]:
         def att(p: ProbeView | None) -> dict[str, Any] | None:
@@ -104,6 +114,7 @@ class CapacityResult:
             "slo": self.slo.specs(),
             "attainment_target": self.target,
             "capacity_concurrency": a.capacity,
+            "unit": self.unit,
             "resolved": a.resolved,
             "at_max_concurrency": a.at_max,
             "at_capacity": att(self.probe(a.capacity)),
@@ -186,10 +197,13 @@ def summarize_capacity(store: Store, run_id: int) -> CapacityResult:
         if sc.name == SCENARIO and sc.facts.get("verdict")
     ]
     max_level = int(opts.get("max_concurrency") or 1)
-    ans = answer({p.level: p.verdict for p in probes}, max_level)
+    unit = str(opts.get("unit") or "streams")  # runs before users were a unit stored none
+    ans = answer({p.level: p.verdict for p in probes}, max_level, unit)
     failing = next((p for p in probes if p.level == ans.above), None)
     passing = next((p for p in probes if p.level == ans.capacity), None)
-    limit = name_limit(failing.evidence() if failing else None, passing.evidence() if passing else None)
+    limit = name_limit(
+        failing.evidence(unit) if failing else None, passing.evidence(unit) if passing else None
+    )
     # A probe decided in a handful of requests measured its throughput over a moment: not a curve point.
     curve = [
         (p.level, p.output_tok_s) for p in probes if p.output_tok_s and p.attainment.counted >= KNEE_MIN_N
@@ -205,4 +219,5 @@ def summarize_capacity(store: Store, run_id: int) -> CapacityResult:
         knee=find_knee(curve, force=bool(opts.get("knee"))),
         requests=len(every),
         seconds=sum(p.seconds for p in probes),
+        unit=unit,
     )

@@ -9,6 +9,7 @@ of the run next year says the same.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,10 +18,12 @@ from typing import Any
 from dyno.bench.runner import DEFINITIONS, BenchProgress, bench_context
 from dyno.bench.scenario import ServerGone
 from dyno.bench.scenarios import Workload
+from dyno.bench.scenarios.sessions import AgentSessions, Sessions
 from dyno.bench.slo import SLO
 from dyno.capacity.probe import SCENARIO, ProbeResult, run_probe
 from dyno.capacity.search import ProbeVerdict, answer, next_level
 from dyno.capacity.sequential import boundaries
+from dyno.capacity.users import run_users_probe, warm_users
 from dyno.client import ClientConfig, loop
 from dyno.engine import supervisor
 from dyno.engine.target import Target, TargetSpec, open_target
@@ -29,6 +32,7 @@ from dyno.settings import Settings
 from dyno.store import RunOutcome, RunRecorder, RunSink, record_run
 from dyno.workloads.dataset import Dataset
 from dyno.workloads.prefixes import SharedPrefixes, plan_prefixes
+from dyno.workloads.sessions import SessionSpec
 from dyno.workloads.shapes import Lengths
 
 
@@ -48,6 +52,11 @@ class CapacityOptions:
     sample_period_s: float = 1.0
     knee: bool = False  # fit the knee with fewer than 5 levels
     alpha: float = field(default=0.05)
+    # Set: the levels are users in conversations (capacity/users.py), each through these turns.
+    turns: Lengths | None = None
+    think_time_s: float = 0.0
+    tool_result_tokens: Lengths | None = None  # set: the users are agents (bench/scenarios/agent.py)
+    tool_choice: str = "auto"
 
     def __post_init__(self) -> None:
         if not 0 < self.attainment < 1:
@@ -56,6 +65,37 @@ class CapacityOptions:
             raise UsageError(f"--start {self.start} is above --max-concurrency {self.max_concurrency}")
         if self.dataset is not None and (self.prefixes is not None or self.input_tokens is not None):
             raise UsageError("--dataset brings its own prompts: leave out --input-tokens and --prefix-groups")
+        if self.turns is None and (self.think_time_s or self.tool_result_tokens is not None):
+            raise UsageError(
+                "--think-time and --tool-result-tokens shape users' conversations: add --turns T "
+                "(the levels are then users, each in a session of T turns)"
+            )
+        if self.tool_result_tokens is not None and self.dataset is not None:
+            raise UsageError(
+                "--tool-result-tokens runs agents on tasks the bundled tools answer; "
+                "a --dataset brings its own conversations"
+            )
+
+    @property
+    def unit(self) -> str:
+        """What a level counts: streams (requests in flight) or users (conversations going)."""
+        return "streams" if self.turns is None else "users"
+
+    def sessions(self) -> Sessions | None:
+        """The users' conversations when the levels are users; None for streams."""
+        if self.turns is None:
+            return None
+        return (AgentSessions if self.tool_result_tokens else Sessions)(
+            spec=SessionSpec(1, self.turns, self.think_time_s),
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            dataset=self.dataset,
+            prefixes=self.prefixes,
+            seed=self.seed,
+            warmup=0,
+            tool_result_tokens=self.tool_result_tokens,
+            tool_choice=self.tool_choice,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -64,6 +104,9 @@ class CapacityOptions:
         d["output_tokens"] = self.output_tokens.spec() if self.output_tokens else None
         d["dataset"] = self.dataset.spec() if self.dataset else None
         d["prefixes"] = self.prefixes.spec() if self.prefixes else None
+        d["turns"] = self.turns.spec() if self.turns else None
+        d["tool_result_tokens"] = self.tool_result_tokens.spec() if self.tool_result_tokens else None
+        d["unit"] = self.unit
         return d
 
 
@@ -101,6 +144,7 @@ def capacity_target(
     if target.model is None:
         raise ValueError(f"no served model picked for {target.url}: {target.problem}")
     bounds = boundaries(opts.attainment, opts.alpha, opts.max_requests)
+    users = opts.sessions()
     workload = Workload(
         input_tokens=opts.input_tokens,
         output_tokens=opts.output_tokens,
@@ -116,7 +160,8 @@ def capacity_target(
             "cap": bounds.cap,
             "all_conforming_needs": bounds.all_conforming_needs,
         },
-        "workload": workload.config(),
+        # A search of users holds `level` sessions at once: its conversations are one each.
+        "workload": users.config() | {"sessions": None} if users else workload.config(),
         "definitions": DEFINITIONS,
         "api_key_env": target.spec.api_key_env,
         "event_loop": loop.loop_name(),
@@ -127,7 +172,7 @@ def capacity_target(
         search = _search(run, target, target.model, opts, workload, verdicts, progress, step, client_config)
         if stopped := loop.run(search):
             run.stop(stopped)
-        elif not (ans := answer(verdicts, opts.max_concurrency)).resolved:
+        elif not (ans := answer(verdicts, opts.max_concurrency, opts.unit)).resolved:
             run.fail(f"the capacity is not resolved: {ans.explained}")
     return run.outcome.with_details(CapacityOutcome, url=target.url)
 
@@ -149,35 +194,56 @@ async def _search(
     async with bench_context(run, target, model, client_config, 1, progress) as ctx:
         # One set of shared prefixes for the whole search: every probe's prompts share the same ones.
         plan = await plan_prefixes(ctx.tokenizer, opts.prefixes, ctx.salt()) if opts.prefixes else None
-        warm = await workload.make_requests(ctx, 1, random.Random(opts.seed - 1), plan)
-        await ctx.generate(warm[0], scenario=SCENARIO, label="warmup")
+        users = opts.sessions()
+        if users is not None:
+            draw = await users.drawer(ctx, plan)
+            numbering = itertools.count()
+            if refused := await warm_users(ctx, users, draw):
+                return refused
+        else:
+            warm = await workload.make_requests(ctx, 1, random.Random(opts.seed - 1), plan)
+            await ctx.generate(warm[0], scenario=SCENARIO, label="warmup")
         while (level := next_level(verdicts, opts.max_concurrency, opts.start)) is not None:
             if progress:
-                progress.scenario(f"{level} streams")
+                progress.scenario(f"{level} {opts.unit}")
             sid = run.start_scenario(SCENARIO, {"level": level, "slo": opts.slo.specs()})
             try:
-                res = await run_probe(
-                    ctx,
-                    level,
-                    opts.slo,
-                    bounds,
-                    workload,
-                    rng=rng,
-                    prefixes=plan,
-                    max_seconds=opts.max_probe_s,
-                    sample_period_s=opts.sample_period_s,
-                )
+                if users is not None:
+                    res = await run_users_probe(
+                        ctx,
+                        level,
+                        opts.slo,
+                        bounds,
+                        users,
+                        draw,
+                        numbering,
+                        max_seconds=opts.max_probe_s,
+                        sample_period_s=opts.sample_period_s,
+                    )
+                else:
+                    res = await run_probe(
+                        ctx,
+                        level,
+                        opts.slo,
+                        bounds,
+                        workload,
+                        rng=rng,
+                        prefixes=plan,
+                        max_seconds=opts.max_probe_s,
+                        sample_period_s=opts.sample_period_s,
+                    )
             except ServerGone as e:
                 run.finish_scenario(sid, "partial", [str(e)], {})
                 return (
-                    f"the server stopped answering at {level} streams: {e}. {run.stored} requests are stored"
+                    f"the server stopped answering at {level} {opts.unit}: {e}. "
+                    f"{run.stored} requests are stored"
                 )
             except BaseException:
                 run.finish_scenario(sid, "partial", ["interrupted"], {})
                 raise
             run.finish_scenario(sid, "complete", [res.why], _facts(res))
             verdicts[level] = res.verdict
-            step(f"{level} streams: {res.verdict} ({res.conforming}/{res.judged} conform; {res.why})")
+            step(f"{level} {opts.unit}: {res.verdict} ({res.conforming}/{res.judged} conform; {res.why})")
     return ""
 
 

@@ -44,6 +44,7 @@ class Answer:
     above_verdict: ProbeVerdict | None
     resolved: bool  # the level just above capacity failed (or capacity is the most asked for)
     at_max: bool  # every level up to --max-concurrency passed: the answer is "at least"
+    unit: str = "streams"  # what a level counts: streams in flight, or users in conversations
 
     @property
     def explained(self) -> str:
@@ -56,14 +57,14 @@ class Answer:
                 return ""
             return f"levels between {self.capacity} and {self.above} were not probed"
         if self.above_verdict == "client_bound":
-            return f"dyno itself could not drive {self.above} streams (client-bound): no bound"
-        return f"{self.above} streams were indeterminate at the request cap"
+            return f"dyno itself could not drive {self.above} {self.unit} (client-bound): no bound"
+        return f"{self.above} {self.unit} were indeterminate at the request cap"
 
 
-def answer(verdicts: Mapping[int, ProbeVerdict], max_level: int) -> Answer:
+def answer(verdicts: Mapping[int, ProbeVerdict], max_level: int, unit: str = "streams") -> Answer:
     hi = min((lv for lv, v in verdicts.items() if v != "pass"), default=None)
     lo = max((lv for lv, v in verdicts.items() if v == "pass" and (hi is None or lv < hi)), default=0)
     if hi is None:
-        return Answer(lo, None, None, lo >= max_level, lo >= max_level)
+        return Answer(lo, None, None, lo >= max_level, lo >= max_level, unit)
     v = verdicts[hi]
-    return Answer(lo, hi, v, v == "fail" and hi == lo + 1, False)
+    return Answer(lo, hi, v, v == "fail" and hi == lo + 1, False, unit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,38 @@ def max_repeats_option() -> Any:
 def dataset_option() -> Any:  # a typer OptionInfo, used as a parameter default
     return typer.Option(
         None, "--dataset", help="Your prompts: JSONL with prompt or messages per line, or ShareGPT JSON."
+    )
+
+
+class ToolChoice(StrEnum):
+    auto = "auto"
+    required = "required"
+
+
+def turns_option(default: str) -> Any:
+    return typer.Option(None, "--turns", help=f"User turns per session: N or a distribution ({default}).")
+
+
+def think_time_option() -> Any:
+    return typer.Option(
+        None, "--think-time", min=0.0, help="Seconds a user waits after a reply before the next turn."
+    )
+
+
+def tool_result_tokens_option(needs: str) -> Any:
+    return typer.Option(
+        None,
+        "--tool-result-tokens",
+        help=f"With {needs}: agent loops. Turns offer tools; each tool call is answered with a "
+        "result of this many tokens (N or a distribution) and sent back.",
+    )
+
+
+def tool_choice_option() -> Any:
+    return typer.Option(
+        None,
+        "--tool-choice",
+        help="Agent sessions: auto (the model decides) or required (a task turn must call a tool).",
     )
 
 

@@ -12,6 +12,7 @@ from dyno.bench.precision import parse_precision
 from dyno.bench.runner import run_bench
 from dyno.bench.slo import SLO
 from dyno.cli._common import (
+    ToolChoice,
     api_key_env_option,
     dataset_option,
     max_error_rate_option,
@@ -21,6 +22,10 @@ from dyno.cli._common import (
     prefix_tokens_option,
     prefix_zipf_option,
     served_model_option,
+    think_time_option,
+    tool_choice_option,
+    tool_result_tokens_option,
+    turns_option,
 )
 from dyno.cli._run import finish, measure
 from dyno.client import ClientConfig
@@ -34,11 +39,6 @@ Suite = Enum("Suite", {name: name for name in suites.SUITES}, type=str)  # type:
 
 class TraceFormat(StrEnum):
     mooncake = "mooncake"
-
-
-class ToolChoice(StrEnum):
-    auto = "auto"
-    required = "required"
 
 
 class Arrival(StrEnum):
@@ -84,23 +84,10 @@ def register(app: typer.Typer) -> None:
         sessions: int = typer.Option(
             None, "--sessions", min=1, help="Users at once, each a conversation that grows with the replies."
         ),
-        turns: str = typer.Option(
-            None, "--turns", help="User turns per session: N or a distribution (default 4)."
-        ),
-        think_time: float = typer.Option(
-            None, "--think-time", min=0.0, help="Seconds a user waits after a reply before the next turn."
-        ),
-        tool_result_tokens: str = typer.Option(
-            None,
-            "--tool-result-tokens",
-            help="With --sessions: agent loops. Turns offer tools; each tool call is answered with a "
-            "result of this many tokens (N or a distribution) and sent back.",
-        ),
-        tool_choice: ToolChoice = typer.Option(
-            None,
-            "--tool-choice",
-            help="Agent sessions: auto (the model decides) or required (a task turn must call a tool).",
-        ),
+        turns: str = turns_option("default 4"),
+        think_time: float = think_time_option(),
+        tool_result_tokens: str = tool_result_tokens_option("--sessions"),
+        tool_choice: ToolChoice = tool_choice_option(),
         trace: Path = typer.Option(
             None, "--trace", help="Replay a request trace (Mooncake JSONL): arrivals, lengths, shared blocks."
         ),

@@ -9,12 +9,17 @@ import typer
 from dyno.bench.slo import SLO
 from dyno.capacity.runner import CapacityOptions, run_capacity
 from dyno.cli._common import (
+    ToolChoice,
     api_key_env_option,
     dataset_option,
     prefix_groups_option,
     prefix_tokens_option,
     prefix_zipf_option,
     served_model_option,
+    think_time_option,
+    tool_choice_option,
+    tool_result_tokens_option,
+    turns_option,
 )
 from dyno.cli._run import finish, measure
 from dyno.client import ClientConfig
@@ -54,6 +59,10 @@ def register(app: typer.Typer) -> None:
         prefix_groups: int = prefix_groups_option(),
         prefix_tokens: int = prefix_tokens_option(),
         prefix_zipf: float = prefix_zipf_option(),
+        turns: str = turns_option("set: the levels are users, each in conversations of this many turns"),
+        think_time: float = think_time_option(),
+        tool_result_tokens: str = tool_result_tokens_option("--turns"),
+        tool_choice: ToolChoice = tool_choice_option(),
         max_requests: int = typer.Option(
             None, "--max-requests", min=1, help="Judged requests per probe before it is indeterminate."
         ),
@@ -79,6 +88,11 @@ def register(app: typer.Typer) -> None:
         its cap (indeterminate: said, never used as a bound). A request conforms when it meets every
         --slo and did not fail; TTFT and e2e count from when the load meant the request to leave.
 
+        With --turns T the levels are users instead: each in a conversation of T turns whose history
+        carries the server's real replies (--think-time between a reply and the next turn; with
+        --tool-result-tokens K, agents whose tool calls are answered and sent back), a new one
+        begun when one ends; every turn is judged.
+
         Exit codes: 0 the search finished with a resolved answer; 1 it stopped, or its answer is not
         resolved (a level indeterminate or client-bound); 2 bad input; 128+N stopped by signal N.
         """
@@ -102,6 +116,12 @@ def register(app: typer.Typer) -> None:
             max_requests=max_requests,
             max_probe_s=probe_seconds,
             knee=knee,
+            turns=parse_lengths(turns, "--turns") if turns else None,
+            think_time_s=think_time or 0.0,
+            tool_result_tokens=parse_lengths(tool_result_tokens, "--tool-result-tokens")
+            if tool_result_tokens
+            else None,
+            tool_choice=tool_choice.value if tool_choice else "auto",
         )
         spec = TargetSpec(target, model, api_key_env, hardware, keep)
         result = measure(

@@ -10,7 +10,15 @@ from rich.markup import escape
 
 from dyno.bench.precision import DEFAULT_MAX_REPEATS, parse_precision
 from dyno.bench.slo import SLO
-from dyno.cli._common import err_console, max_repeats_option, precision_option, settings
+from dyno.cli._common import (
+    err_console,
+    max_repeats_option,
+    precision_option,
+    settings,
+    think_time_option,
+    tool_result_tokens_option,
+    turns_option,
+)
 from dyno.cli._run import finish, measure
 from dyno.errors import UsageError
 from dyno.report.show import Format
@@ -72,6 +80,9 @@ def register(app: typer.Typer) -> None:
         max_concurrency: int = typer.Option(
             16, "--max-concurrency", min=1, help="--objective capacity: the most streams tried."
         ),
+        turns: str = turns_option("--objective capacity: the levels are users in conversations"),
+        think_time: float = think_time_option(),
+        tool_result_tokens: str = tool_result_tokens_option("--turns"),
         content: str = typer.Option("code,prose,json", "--content", help="Content types to tune on."),
         repeats: int = typer.Option(
             3, "--repeats", min=1, help="Measurements per candidate (score: median - 1.4826 MAD)."
@@ -115,7 +126,13 @@ def register(app: typer.Typer) -> None:
                 exhaustive, seed, limit, gate_limit, max_tokens=max_tokens, name=name,
                 capacity_slo=per_request, attainment=attainment, max_concurrency=max_concurrency,
                 precision=parse_precision(precision), max_repeats=max_repeats or DEFAULT_MAX_REPEATS,
+                capacity_turns=turns, capacity_think_time_s=think_time or 0.0,
+                capacity_tool_result_tokens=tool_result_tokens,
             )  # fmt: skip
+            if not opts.capacity_slo and (turns or think_time or tool_result_tokens):
+                raise UsageError(
+                    "--turns, --think-time and --tool-result-tokens shape the users of --objective capacity"
+                )
             _ = opts.knobs, opts.slo_limit()  # parsed now: a bad --sweep stops before anything starts
             if opts.capacity_slo:
                 opts.capacity_options()

@@ -16,7 +16,7 @@ from dyno.report.render import fit_width, md_table
 
 def header(rep: CapacityResult) -> list[str]:
     q = quantile_name(rep.target)
-    return ["streams", "verdict", "attainment [95%] of n", f"TTFT {q} ms", f"TPOT {q} ms",
+    return [rep.unit, "verdict", "attainment [95%] of n", f"TTFT {q} ms", f"TPOT {q} ms",
             "goodput req/s", "tok/s", "s"]  # fmt: skip
 
 
@@ -44,7 +44,7 @@ def lines(rep: CapacityResult) -> list[str]:
     if rep.knee_sentence:
         lines.append(rep.knee_sentence)
     lines += [
-        f"{p.level} streams: {p.why}" for p in rep.probes if p.verdict in ("indeterminate", "client_bound")
+        f"{p.level} {rep.unit}: {p.why}" for p in rep.probes if p.verdict in ("indeterminate", "client_bound")
     ]
     lines.append(
         f"{len(rep.probes)} probes, {rep.requests} requests, {rep.seconds:.0f} s. Each probe stops once its "

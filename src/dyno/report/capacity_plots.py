@@ -14,13 +14,15 @@ VERDICT_COLOURS = {
 }
 
 
+def _axis(rep: CapacityResult) -> str:
+    return "streams in flight" if rep.unit == "streams" else f"{rep.unit} in conversations"
+
+
 def capacity_plots(rep: CapacityResult) -> list[Plot]:
     probes = sorted((p for p in rep.probes if p.attainment.counted), key=lambda p: p.level)
     plots: list[Plot] = []
     if probes:
-        fig, ax = new_axes(
-            "attainment vs load (95% Wilson intervals)", "streams in flight", "requests within SLO"
-        )
+        fig, ax = new_axes("attainment vs load (95% Wilson intervals)", _axis(rep), "requests within SLO")
         for p in probes:
             a = p.attainment
             rate = a.rate or 0.0
@@ -48,7 +50,7 @@ def capacity_plots(rep: CapacityResult) -> list[Plot]:
     ]
     if len(curve) >= 2:
         title = f"output throughput vs load (levels of >= {KNEE_MIN_N} judged requests)"
-        fig, ax = new_axes(title, "streams in flight", "tok/s")
+        fig, ax = new_axes(title, _axis(rep), "tok/s")
         ax.plot([x for x, _ in curve], [y for _, y in curve], marker="o", color=COLOURS[0])
         if rep.knee is not None:
             ax.axvline(rep.knee.level, color=COLOURS[3], linestyle=":", label=f"knee {rep.knee.level}")

@@ -114,7 +114,7 @@ class CapacityCell(Cell):
     vs_baseline: int | None = None  # streams more (or fewer) than the baseline's capacity
 
     def text(self, baseline: bool) -> str:
-        out = f"{self.value:.0f} streams" if self.value is not None else "-"
+        out = f"{self.value:.0f} {self.unit}" if self.value is not None else "-"
         if not self.resolved:
             out += " (unresolved)"
         if self.detail:
@@ -240,7 +240,7 @@ def _capacity_cells(store: Store, runs: list[RunRow], base: RunRow) -> dict[tupl
         both = rep.answer.resolved and b.answer.resolved and not note
         out[(r.id, CAPACITY_COLUMN.key)] = CapacityCell(
             float(rep.answer.capacity),
-            "streams",
+            rep.unit,
             at.attainment.counted if at else 0,
             note=note,
             resolved=rep.answer.resolved,

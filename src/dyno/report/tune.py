@@ -71,10 +71,12 @@ def summary_lines(rep: TuneSummary) -> list[str]:
         f"score = median - 1.4826 x MAD; the search picked {rep.search_trials} of {len(rep.trials)} trials",
     ]
     if o.get("capacity_slo"):
+        turns = o.get("capacity_turns")
+        unit, of = ("users", f"turns (conversations of {turns} turns)") if turns else ("streams", "requests")
         lines = [
-            f"objective capacity: the most streams within {' and '.join(o['capacity_slo'])} for "
-            f"{float(o.get('attainment') or 0.95):.0%} of requests (one capacity search per candidate, up "
-            f"to {o.get('max_concurrency')} streams); the search picked {rep.search_trials} of "
+            f"objective capacity: the most {unit} within {' and '.join(o['capacity_slo'])} for "
+            f"{float(o.get('attainment') or 0.95):.0%} of {of} (one capacity search per candidate, up "
+            f"to {o.get('max_concurrency')} {unit}); the search picked {rep.search_trials} of "
             f"{len(rep.trials)} trials"
         ]
     if any(v.gate == "not worse" for v in rep.trials):

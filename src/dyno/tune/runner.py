@@ -60,7 +60,7 @@ from dyno.tune.space import (
 )
 from dyno.tune.winner import Kept, keep_winner
 from dyno.verify.runner import side_info
-from dyno.workloads.shapes import Lengths
+from dyno.workloads.shapes import Lengths, parse_lengths
 
 Step = Callable[[str], None]
 SLO_METRICS = {"ttft_p50_ms": ("ttft_ms", "median"), "ttft_p99_ms": ("ttft_ms", "p99")}
@@ -87,6 +87,11 @@ class TuneOptions:
     capacity_slo: tuple[str, ...] = ()
     attainment: float = 0.95
     max_concurrency: int = 16
+    # --objective capacity --turns T: the levels are users in conversations of T turns (a length
+    # spec, as typed), agents with capacity_tool_result_tokens (bench/scenarios/agent.py).
+    capacity_turns: str | None = None
+    capacity_think_time_s: float = 0.0
+    capacity_tool_result_tokens: str | None = None
     # --precision: each candidate repeats its objective until the 95% interval is this close
     # (relative), up to max_repeats; None: `repeats` exactly.
     precision: float | None = None
@@ -107,7 +112,17 @@ class TuneOptions:
         if slo is None:
             raise UsageError("--objective capacity needs --slo objectives, e.g. --slo ttft_ms<=500")
         out = Lengths("fixed", self.max_tokens)
-        return CapacityOptions(slo, self.attainment, self.max_concurrency, output_tokens=out, seed=self.seed)
+        results = self.capacity_tool_result_tokens
+        return CapacityOptions(
+            slo,
+            self.attainment,
+            self.max_concurrency,
+            output_tokens=out,
+            seed=self.seed,
+            turns=parse_lengths(self.capacity_turns, "--turns") if self.capacity_turns else None,
+            think_time_s=self.capacity_think_time_s,
+            tool_result_tokens=parse_lengths(results, "--tool-result-tokens") if results else None,
+        )
 
     def slo_limit(self) -> tuple[str, str, float] | None:
         if not self.slo or self.capacity_slo:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -41,8 +42,14 @@ from dyno.bench.scenarios.workload import block_tokens, cache_gap_note, load_row
 from dyno.bench.stats import summarize
 from dyno.client import GenRequest, RequestRecord, derive
 from dyno.metrics.vllm import prefix_cache_delta
-from dyno.workloads.dataset import Dataset
-from dyno.workloads.prefixes import DEFAULT_BLOCK_TOKENS, SharedPrefixes, cacheable_tokens, plan_prefixes
+from dyno.workloads.dataset import Dataset, DatasetItem
+from dyno.workloads.prefixes import (
+    DEFAULT_BLOCK_TOKENS,
+    PrefixPlan,
+    SharedPrefixes,
+    cacheable_tokens,
+    plan_prefixes,
+)
 from dyno.workloads.prompts import TOOLS
 from dyno.workloads.sessions import Sent, SessionSpec, fits, shared_tokens
 from dyno.workloads.shapes import Lengths
@@ -63,7 +70,7 @@ class _Turn:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class SessionPlan:
     system: str | None
     turns: tuple[_Turn, ...]
     results: tuple[str, ...] = ()  # an agent session's tool result for each turn's calls
@@ -76,8 +83,22 @@ class _SentTurn:
     rec: RequestRecord
 
 
+@dataclass(frozen=True)
+class SessionDraw:
+    """Drawing sessions one at a time: the seed's generator, reply budgets, prefixes, conversations."""
+
+    rng: random.Random
+    out_len: Lengths | None
+    prefixes: PrefixPlan | None
+    items: list[DatasetItem]
+
+
+# Sends one turn (request, session, turn index, when it was meant to leave) and returns it stored.
+TurnSend = Callable[[GenRequest, int, int, int], Awaitable[RequestRecord]]
+
+
 @dataclass
-class _Tally:
+class SessionTally:
     ended_at_context: list[int] = field(default_factory=list)  # sessions cut short: the history filled it
     failed: list[int] = field(default_factory=list)  # sessions ended by a failed turn
     refused: list[RequestRecord] = field(default_factory=list)  # the server's 400: tool calling is off
@@ -128,59 +149,76 @@ class Sessions:
         turns = self.spec.turns or DEFAULT_TURNS
         return self.warmup + self.spec.sessions * turns.upper
 
-    async def _plans(self, ctx: BenchContext) -> list[_Plan]:
-        """Every session's system prompt and user turns, drawn from the seed before the load."""
+    async def drawer(self, ctx: BenchContext, prefixes: PrefixPlan | None = None) -> SessionDraw:
+        """What drawing sessions needs, prepared once from the seed (`prefixes`: a plan already
+        made, as a capacity search shares one across its probes)."""
         rng = random.Random(self.seed)
         default = AGENT_REPLY_TOKENS if self.agent else DEFAULT_REPLY_TOKENS
-        out_len = self.output_tokens or (None if self.dataset else default)
-        prefixes = await plan_prefixes(ctx.tokenizer, self.prefixes, ctx.salt()) if self.prefixes else None
+        if prefixes is None and self.prefixes:
+            prefixes = await plan_prefixes(ctx.tokenizer, self.prefixes, ctx.salt())
         items = list(self.dataset.items) if self.dataset else []
         rng.shuffle(items)
-        plans = []
-        for s in range(self.spec.sessions):
-            system = prefixes.texts[self.prefixes.draw(rng)] if prefixes and self.prefixes else None
-            if items:
-                item = items[s % len(items)]
-                # A completions item (`prompt`) is a conversation of one user turn.
-                given = item.turns or ((item.prompt or "", item.max_tokens),)
-                n = min(len(given), self.spec.turns.draw(rng)) if self.spec.turns else len(given)
-                turns = tuple(
-                    _Turn(
-                        text,
-                        out_len.draw(rng) if out_len else (budget or DEFAULT_REPLY_TOKENS.upper),
-                        len(text) // 4,
-                    )
-                    for text, budget in given[:n]
-                )
-                plans.append(_Plan(item.system or system, turns))
-                continue
-            n = (self.spec.turns or DEFAULT_TURNS).draw(rng)
-            synthetic = []
-            results = []
-            for _ in range(n):
-                budget = (out_len or DEFAULT_REPLY_TOKENS).draw(rng)
-                if self.tool_result_tokens is not None:
-                    # A task the tools answer, after --input-tokens of context when asked for.
-                    want = self.input_tokens.draw(rng) if self.input_tokens else 0
-                    context = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt(), chat=False)
-                    task = agent_task(rng)
-                    synthetic.append(_Turn(f"{context}\n\n{task}" if want else task, budget, want + 16))
-                    size = self.tool_result_tokens.draw(rng)
-                    results.append(await calibrated_prompt(ctx.tokenizer, size, salt=ctx.salt(), chat=False))
-                    continue
-                want = (self.input_tokens or DEFAULT_TURN_TOKENS).draw(rng)
-                text = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt(), chat=False)
-                synthetic.append(_Turn(text, budget, want))
-            plans.append(_Plan(system, tuple(synthetic), tuple(results)))
-        return plans
+        return SessionDraw(rng, self.output_tokens or (None if self.dataset else default), prefixes, items)
 
-    async def _session(
-        self, ctx: BenchContext, s: int, plan: _Plan, t0_ns: int, tally: _Tally
+    async def _plans(self, ctx: BenchContext) -> list[SessionPlan]:
+        """Every session's system prompt and user turns, drawn from the seed before the load."""
+        d = await self.drawer(ctx)
+        return [await self.draw(ctx, d, s) for s in range(self.spec.sessions)]
+
+    async def draw(self, ctx: BenchContext, d: SessionDraw, s: int) -> SessionPlan:
+        """Session `s`: its system prompt and user turns (and an agent's tool results)."""
+        rng, out_len, prefixes, items = d.rng, d.out_len, d.prefixes, d.items
+        system = prefixes.texts[self.prefixes.draw(rng)] if prefixes and self.prefixes else None
+        if items:
+            item = items[s % len(items)]
+            # A completions item (`prompt`) is a conversation of one user turn.
+            given = item.turns or ((item.prompt or "", item.max_tokens),)
+            n = min(len(given), self.spec.turns.draw(rng)) if self.spec.turns else len(given)
+            turns = tuple(
+                _Turn(
+                    text,
+                    out_len.draw(rng) if out_len else (budget or DEFAULT_REPLY_TOKENS.upper),
+                    len(text) // 4,
+                )
+                for text, budget in given[:n]
+            )
+            return SessionPlan(item.system or system, turns)
+        n = (self.spec.turns or DEFAULT_TURNS).draw(rng)
+        synthetic = []
+        results = []
+        for _ in range(n):
+            budget = (out_len or DEFAULT_REPLY_TOKENS).draw(rng)
+            if self.tool_result_tokens is not None:
+                # A task the tools answer, after --input-tokens of context when asked for.
+                want = self.input_tokens.draw(rng) if self.input_tokens else 0
+                context = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt(), chat=False)
+                task = agent_task(rng)
+                synthetic.append(_Turn(f"{context}\n\n{task}" if want else task, budget, want + 16))
+                size = self.tool_result_tokens.draw(rng)
+                results.append(await calibrated_prompt(ctx.tokenizer, size, salt=ctx.salt(), chat=False))
+                continue
+            want = (self.input_tokens or DEFAULT_TURN_TOKENS).draw(rng)
+            text = await calibrated_prompt(ctx.tokenizer, want, salt=ctx.salt(), chat=False)
+            synthetic.append(_Turn(text, budget, want))
+        return SessionPlan(system, tuple(synthetic), tuple(results))
+
+    async def session(
+        self,
+        ctx: BenchContext,
+        s: int,
+        plan: SessionPlan,
+        t0_ns: int,
+        tally: SessionTally,
+        *,
+        send: TurnSend | None = None,
+        stop: Callable[[], bool] = lambda: False,
     ) -> list[_SentTurn]:
         """One user's turns, each with the conversation it sent (the stored record keeps no prompt).
 
         Every turn's conversation is a prefix of the session's one history, so a turn keeps only
-        the history and its length: copies would hold T^2/2 messages for a session of T turns."""
+        the history and its length: copies would hold T^2/2 messages for a session of T turns.
+        `send` sends and stores a turn instead of this scenario (a capacity probe judges it too);
+        `stop()` ends the session before its next turn."""
         history: list[dict[str, Any]] = [{"role": "system", "content": plan.system}] if plan.system else []
         # An agent's reply ends where the model stops: a tool call is followed by its end of turn.
         fixed = not self.agent and (self.output_tokens is not None or self.dataset is None)
@@ -190,7 +228,7 @@ class Sessions:
         answers: list[dict[str, Any]] = []  # the last reply's tool calls and their results
         intended: int | None = None
         for k, turn in enumerate(plan.turns):
-            if tally.refused:
+            if tally.refused or stop():
                 break
             # The next turn: the last reply's calls and their results, or the user's own turn.
             new = answers or [{"role": "user", "content": turn.text}]
@@ -223,9 +261,12 @@ class Sessions:
                 tools=tools,
                 tool_choice=("auto" if answers else self.tool_choice) if tools else None,
             )
-            rec = await ctx.generate(
-                req, scenario=self.name, label=turn_label(k), seq=s, intended_ns=intended
-            )
+            if send is not None:
+                rec = await send(req, s, k, intended)
+            else:
+                rec = await ctx.generate(
+                    req, scenario=self.name, label=turn_label(k), seq=s, intended_ns=intended
+                )
             if tools and tools_not_enabled(rec.http_status, rec.error_message):
                 tally.refused.append(rec)
                 break
@@ -248,10 +289,10 @@ class Sessions:
             await ctx.generate(ctx.chat(text, 8, fixed=True), scenario=self.name, label="warmup", seq=i)
         await ctx.client.warm(min(self.spec.sessions, 64))
         await ctx.scrape(self.name, "before:all")
-        tally = _Tally()
+        tally = SessionTally()
         t0 = time.perf_counter_ns() + START_MARGIN_NS
         async with task_group() as tg:
-            tasks = [tg.create_task(self._session(ctx, s, p, t0, tally)) for s, p in enumerate(plans)]
+            tasks = [tg.create_task(self.session(ctx, s, p, t0, tally)) for s, p in enumerate(plans)]
         await ctx.scrape(self.name, "after:all")
         if tally.refused:
             for rec in tally.refused[1:]:
