@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from dyno.bench.execute import Job, sustain
@@ -26,7 +28,7 @@ from dyno.bench.scenarios import Workload
 from dyno.bench.slo import SLO
 from dyno.capacity.search import ProbeVerdict
 from dyno.capacity.sequential import Boundaries
-from dyno.client import RequestRecord
+from dyno.client import GenRequest, RequestRecord
 from dyno.metrics.series import Sampler, Series, sampling
 from dyno.workloads.prefixes import PrefixPlan
 
@@ -65,6 +67,8 @@ class ProbeTally:
     ramp: int = 0
     drain: int = 0
     verdict: ProbeVerdict | None = None
+    seconds: float = 0.0
+    cpu: float = 0.0  # dyno's own share of a core while the load ran
 
     def label(self, rec: RequestRecord, ramping: bool) -> str:
         if ramping:
@@ -80,7 +84,32 @@ class ProbeTally:
             self.sampler.now()  # the load as it stood when the level was decided
         return judged_label(self.level)
 
-    def result(self, seconds: float, cpu: float, max_seconds: float, series: Series) -> ProbeResult:
+    async def store(
+        self, ctx: BenchContext, req: GenRequest, seq: int, intended: int, *, ramping: bool
+    ) -> RequestRecord:
+        """Send one request of the load, file it (ramp, judged or drain) and store it."""
+        rec = await ctx.client.generate(req)
+        label = self.label(rec, ramping)
+        stored = await ctx.record(rec.tagged(SCENARIO, label, seq, intended_ns=intended))
+        if not stored.ok:
+            ctx.run.forgive(stored)  # an error under load is an SLO miss, measured: not a failed run
+        return stored
+
+    @asynccontextmanager
+    async def measuring(self, ctx: BenchContext, sample_period_s: float) -> AsyncIterator[None]:
+        """The probe's load runs inside: connections warmed first, /metrics sampled throughout,
+        and its wall time and dyno's CPU share kept for `result`."""
+        await ctx.client.warm(min(self.level, 64))
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        async with sampling(ctx.endpoint.metrics_text, sample_period_s) as sampler:
+            self.sampler = sampler
+            yield
+        self.seconds = time.monotonic() - wall0
+        self.cpu = (time.process_time() - cpu0) / max(self.seconds, 1e-9)
+
+    def result(self, max_seconds: float) -> ProbeResult:
+        seconds, cpu = self.seconds, self.cpu
+        series = self.sampler.series if self.sampler is not None else Series()
         verdict: ProbeVerdict = self.verdict or "indeterminate"
         if self.verdict is not None and self.verdict != "indeterminate":
             why = f"decided after {self.judged} judged requests"
@@ -123,17 +152,8 @@ async def run_probe(
     t = ProbeTally(level, slo, bounds)
 
     async def send(job: Job, intended: int) -> RequestRecord:
-        rec = await ctx.client.generate(job.request)
-        label = t.label(rec, ramping=job.seq < ramp)
-        stored = await ctx.record(rec.tagged(SCENARIO, label, job.seq, intended_ns=intended))
-        if not stored.ok:
-            ctx.run.forgive(stored)  # an error under load is an SLO miss, measured: not a failed run
-        return stored
+        return await t.store(ctx, job.request, job.seq, intended, ramping=job.seq < ramp)
 
-    await ctx.client.warm(min(level, 64))
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    async with sampling(ctx.endpoint.metrics_text, sample_period_s) as sampler:
-        t.sampler = sampler
+    async with t.measuring(ctx, sample_period_s):
         await sustain(jobs, level, send, max_seconds, stop=lambda: t.verdict is not None)
-    seconds = time.monotonic() - wall0
-    return t.result(seconds, (time.process_time() - cpu0) / max(seconds, 1e-9), max_seconds, sampler.series)
+    return t.result(max_seconds)

@@ -169,7 +169,9 @@ def capacity_target(
     prov = target.provenance()
     verdicts: dict[int, ProbeVerdict] = {}
     with record_run(sink, "capacity", prov, method) as run:
-        search = _search(run, target, target.model, opts, workload, verdicts, progress, step, client_config)
+        search = _search(
+            run, target, target.model, opts, workload, users, verdicts, progress, step, client_config
+        )
         if stopped := loop.run(search):
             run.stop(stopped)
         elif not (ans := answer(verdicts, opts.max_concurrency, opts.unit)).resolved:
@@ -183,6 +185,7 @@ async def _search(
     model: str,
     opts: CapacityOptions,
     workload: Workload,
+    users: Sessions | None,  # set: the levels are users in these conversations
     verdicts: dict[int, ProbeVerdict],
     progress: BenchProgress | None,
     step: Callable[[str], None],
@@ -194,7 +197,6 @@ async def _search(
     async with bench_context(run, target, model, client_config, 1, progress) as ctx:
         # One set of shared prefixes for the whole search: every probe's prompts share the same ones.
         plan = await plan_prefixes(ctx.tokenizer, opts.prefixes, ctx.salt()) if opts.prefixes else None
-        users = opts.sessions()
         if users is not None:
             draw = await users.drawer(ctx, plan)
             numbering = itertools.count()

@@ -25,7 +25,6 @@ from dyno.bench.slo import SLO
 from dyno.capacity.probe import SCENARIO, ProbeResult, ProbeTally
 from dyno.capacity.sequential import Boundaries
 from dyno.client import GenRequest, RequestRecord
-from dyno.metrics.series import sampling
 
 
 async def warm_users(ctx: BenchContext, sessions: Sessions, draw: SessionDraw) -> str:
@@ -68,12 +67,7 @@ async def run_users_probe(
         return t.verdict is not None or t.judged >= bounds.cap or time.monotonic() >= deadline
 
     async def send(req: GenRequest, s: int, k: int, intended: int) -> RequestRecord:
-        rec = await ctx.client.generate(req)
-        label = t.label(rec, ramping=k == 0 and s in ramp)
-        stored = await ctx.record(rec.tagged(SCENARIO, label, s, intended_ns=intended))
-        if not stored.ok:
-            ctx.run.forgive(stored)  # an error under load is an SLO miss, measured: not a failed run
-        return stored
+        return await t.store(ctx, req, s, intended, ramping=k == 0 and s in ramp)
 
     async def user(s: int) -> None:
         while not stop() and not tally.refused:
@@ -81,12 +75,7 @@ async def run_users_probe(
             await sessions.session(ctx, s, plan, time.perf_counter_ns(), tally, send=send, stop=stop)
             s = next(numbering)
 
-    await ctx.client.warm(min(level, 64))
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    async with sampling(ctx.endpoint.metrics_text, sample_period_s) as sampler:
-        t.sampler = sampler
-        async with task_group() as tg:
-            for s in starts:
-                tg.create_task(user(s))
-    seconds = time.monotonic() - wall0
-    return t.result(seconds, (time.process_time() - cpu0) / max(seconds, 1e-9), max_seconds, sampler.series)
+    async with t.measuring(ctx, sample_period_s), task_group() as tg:
+        for s in starts:
+            tg.create_task(user(s))
+    return t.result(max_seconds)
