@@ -9,38 +9,21 @@ limit a queue (the timing margins are test_capacity.py's QUEUE_PACE, explained t
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 from collections import defaultdict
 from pathlib import Path
 
-from dyno.bench.slo import SLO
-from dyno.capacity.result import summarize_capacity
-from dyno.capacity.runner import CapacityOptions, run_capacity
-from dyno.engine.target import TargetSpec
 from dyno.settings import Settings
 from dyno.store import Store
 from dyno.workloads.shapes import Lengths
 from tests.fixtures.pacing import StartPacing, StartPacingProcess
-from tests.integration.test_capacity import QUEUE_PACE, QUEUE_SLO, QUEUE_TOKENS
+from tests.integration.test_capacity import QUEUE_PACE, QUEUE_SLO, QUEUE_TOKENS, capacity, run_cli
 
 
 def users(url: str, slo: str, **kw: object):  # type: ignore[no-untyped-def]
-    s = Settings.from_env()
-    parsed = SLO.parse([slo])
-    assert parsed is not None
-    settings: dict[str, object] = {
-        "output_tokens": Lengths("fixed", QUEUE_TOKENS),
-        "input_tokens": Lengths("fixed", 16),
-        "max_concurrency": 16,
-        "sample_period_s": 0.25,
-        "turns": Lengths("fixed", 3),
-    }
-    opts = CapacityOptions(slo=parsed, **(settings | kw))  # type: ignore[arg-type]
-    with Store(s.db_path) as store:
-        out = run_capacity(s, store, TargetSpec(url), opts)
-        return out, summarize_capacity(store, out.run_id), store.requests(out.run_id)
+    """test_capacity's search with users: 3 turns each unless `kw` says otherwise; and its requests."""
+    out, rep = capacity(url, [slo], QUEUE_TOKENS, **({"turns": Lengths("fixed", 3)} | kw))
+    with Store(Settings.from_env().db_path) as store:
+        return out, rep, store.requests(out.run_id)
 
 
 def test_users_behind_k_slots_are_found_at_k_each_turn_carrying_the_history(
@@ -98,21 +81,5 @@ def test_agents_send_each_tool_result_back_and_every_turn_is_judged(
 
 
 def test_session_shapes_without_turns_are_refused(dyno_home: Path) -> None:
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dyno.cli",
-            "capacity",
-            "http://127.0.0.1:9",
-            "--slo",
-            "ttft_ms<=500",
-            "--tool-result-tokens",
-            "64",
-        ],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=60,
-    )
+    r = run_cli("http://127.0.0.1:9", "--slo", "ttft_ms<=500", "--tool-result-tokens", "64")
     assert r.returncode == 2 and "add --turns T" in " ".join(r.stderr.split())
